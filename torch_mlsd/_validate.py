@@ -1,0 +1,187 @@
+"""Argument checks shared by every public part of torch_mlsd.
+
+Every message has one shape: ``` `name` must be <constraint>, got <value> ```, with the
+shape and dtype for tensors. ``TypeError`` for a wrong type, ``ValueError`` for a wrong
+value. ``bool`` is rejected wherever an ``int`` is meant.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Collection
+from typing import Any
+
+import torch
+
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_probability",
+    "check_choice",
+    "check_bool",
+    "check_seed",
+    "check_tensor",
+    "check_same_length",
+    "check_finite",
+    "check_nonnegative_weights",
+    "describe",
+]
+
+
+def describe(value: Any) -> str:
+    """Short description of a value for an error message (tensors by shape and dtype)."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)} and dtype {value.dtype} on {value.device}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    min: int | None = None,
+    max: int | None = None,
+    allow_none: bool = False,
+) -> int | None:
+    """Check that ``value`` is an int (not a bool) within ``[min, max]``; return it."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int, got {describe(value)}")
+    value = int(value)
+    if min is not None and value < min:
+        raise ValueError(f"`{name}` must be >= {min}, got {value!r}")
+    if max is not None and value > max:
+        raise ValueError(f"`{name}` must be <= {max}, got {value!r}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
+    """Check that ``value`` is a finite real number within the given bounds; return it."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number, got {describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value!r}")
+    if min is not None and (value < min or (min_open and value == min)):
+        raise ValueError(f"`{name}` must be {'>' if min_open else '>='} {min}, got {value!r}")
+    if max is not None and (value > max or (max_open and value == max)):
+        raise ValueError(f"`{name}` must be {'<' if max_open else '<='} {max}, got {value!r}")
+    return value
+
+
+def check_probability(name: str, value: Any) -> float:
+    """Check that ``value`` is a real number in ``[0, 1]``; return it as float."""
+    return check_float(name, value, min=0.0, max=1.0)  # type: ignore[return-value]
+
+
+def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
+    """Check that ``value`` is one of ``choices``; the message lists them."""
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"`{name}` must be one of {allowed}, got {describe(value)}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Check that ``value`` is a bool; return it."""
+    if not isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a bool, got {describe(value)}")
+    return value
+
+
+def check_seed(name: str, value: Any) -> int | None:
+    """Check a seed: ``None`` (draw one from the OS) or a non-negative int < 2**63."""
+    return check_int(name, value, min=0, max=2**63 - 1, allow_none=True)
+
+
+def check_tensor(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | Collection[int] | None = None,
+    dtypes: Collection[torch.dtype] | str | None = None,
+) -> torch.Tensor:
+    """Check that ``value`` is a tensor with an allowed number of dims and dtype.
+
+    ``dtypes`` may be a collection of dtypes or one of the kinds ``"float"``,
+    ``"integer"`` (int8..int64, uint8), ``"numeric"`` (integer or float, not bool).
+    """
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, got {describe(value)}")
+    if ndim is not None:
+        allowed_ndim = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if value.ndim not in allowed_ndim:
+            want = " or ".join(str(n) for n in allowed_ndim)
+            raise ValueError(f"`{name}` must have {want} dimensions, got shape {tuple(value.shape)}")
+    if dtypes is not None:
+        ok = _dtype_ok(value.dtype, dtypes)
+        if not ok:
+            raise TypeError(f"`{name}` must have a {_dtype_text(dtypes)} dtype, got {value.dtype}")
+    return value
+
+
+def _dtype_ok(dtype: torch.dtype, dtypes: Collection[torch.dtype] | str) -> bool:
+    if dtypes == "float":
+        return dtype.is_floating_point
+    if dtypes == "integer":
+        return not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
+    if dtypes == "numeric":
+        return not dtype.is_complex and dtype != torch.bool
+    if isinstance(dtypes, str):
+        raise ValueError(f"unknown dtype kind {dtypes!r}")
+    return dtype in dtypes
+
+
+def _dtype_text(dtypes: Collection[torch.dtype] | str) -> str:
+    if isinstance(dtypes, str):
+        return {"float": "floating-point", "integer": "integer", "numeric": "numeric (not bool)"}[dtypes]
+    return " or ".join(str(d) for d in dtypes)
+
+
+def check_same_length(**tensors: Any) -> int:
+    """Check that all given sequences/tensors have the same first dimension; return it."""
+    lengths = {name: len(t) for name, t in tensors.items()}
+    if len(set(lengths.values())) > 1:
+        parts = ", ".join(f"`{n}` has {k}" for n, k in lengths.items())
+        raise ValueError(f"arguments must have the same length along dim 0: {parts}")
+    return next(iter(lengths.values())) if lengths else 0
+
+
+def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
+    """Check that a floating tensor has no NaN or inf (forces a device sync)."""
+    if value.dtype.is_floating_point and not bool(torch.isfinite(value).all()):
+        bad = (~torch.isfinite(value)).sum().item()
+        raise ValueError(f"`{name}` must be finite, got {bad} NaN/inf entries in {describe(value)}")
+    return value
+
+
+def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:
+    """Convert weights to a 1-D floating tensor and check they are finite, >= 0 and not all 0."""
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"`{name}` must be a 1-D sequence of real numbers, got {describe(value)}") from exc
+    check_tensor(name, value, ndim=1, dtypes="numeric")
+    if not value.dtype.is_floating_point:
+        value = value.to(torch.float64)
+    check_finite(name, value)
+    if bool((value < 0).any()):
+        raise ValueError(f"`{name}` must be >= 0, got {int((value < 0).sum())} negative entries")
+    if require_positive_sum and not bool((value > 0).any()):
+        raise ValueError(f"`{name}` must have at least one positive entry, got all zeros ({len(value)} entries)")
+    return value
