@@ -58,6 +58,8 @@ class EpochSampler(Sampler[T], Generic[T]):
     in it; ``load_state_dict()`` makes the next ``iter()`` continue right after them.
     """
 
+    _chunk: int = _CHUNK  # items per chunk; batch samplers lower it to about _CHUNK indices
+
     def __init__(
         self,
         *,
@@ -103,6 +105,7 @@ class EpochSampler(Sampler[T], Generic[T]):
             self._resume_at = 0
         self.epoch = epoch  # type: ignore[assignment]
         self._epoch_pinned = True
+        self._cursor = None  # position() now reports where the next iter() starts
 
     def rank_generator(self) -> torch.Generator:
         """A generator for this epoch and this rank only (for draws a rank makes alone)."""
@@ -140,8 +143,8 @@ class EpochSampler(Sampler[T], Generic[T]):
         # Chunks keep memory bounded for huge epochs; the position inside a chunk is read
         # from the list iterator's length hint, so nothing is counted per item.
         total = len(items)
-        for begin in range(start, total, _CHUNK):
-            chunk = items[begin : begin + _CHUNK]
+        for begin in range(start, total, self._chunk):
+            chunk = items[begin : begin + self._chunk]
             values = chunk.tolist() if isinstance(chunk, torch.Tensor) else list(chunk)
             it = iter(values)
             self._cursor = (begin, len(values), it)
