@@ -101,7 +101,8 @@ def test_batch_transform_moves_then_transforms(device):
 
 def _epochs(collate, epochs=2, persistent=False):
     loader = DataLoader(Specs(), batch_size=4, num_workers=2, collate_fn=collate,
-                        persistent_workers=persistent, multiprocessing_context="fork")
+                        persistent_workers=persistent, multiprocessing_context="fork",
+                        generator=torch.Generator().manual_seed(0))
     out = []
     for epoch in range(epochs):
         collate.set_epoch(epoch)
@@ -135,7 +136,7 @@ def test_mlm_collator_in_workers_is_deterministic():
     def run():
         collate = MaskedLMCollator(vocab_size=100, mask_token_id=4, pad_token_id=0, seed=0)
         loader = DataLoader(Tokens(), batch_size=3, num_workers=2, collate_fn=collate,
-                            multiprocessing_context="fork")
+                            multiprocessing_context="fork", generator=torch.Generator().manual_seed(0))
         return [b["labels"] for b in loader]
 
     assert all(torch.equal(a, b) for a, b in zip(run(), run()))

@@ -334,13 +334,24 @@ class _MixCollate:
         return self.mix(images, labels)
 
 
+def _mix_loader(loader_seed):
+    return torch.utils.data.DataLoader(
+        _Images(), batch_size=4, num_workers=2, collate_fn=_MixCollate(),
+        generator=torch.Generator().manual_seed(loader_seed),
+    )
+
+
 def test_in_dataloader_workers_each_worker_draws_its_own_stream():
-    loader = torch.utils.data.DataLoader(_Images(), batch_size=4, num_workers=2, collate_fn=_MixCollate())
+    loader = _mix_loader(0)
     targets = [t for _, t in loader]  # batches 0 and 2 come from worker 0, 1 and 3 from worker 1
     assert all(torch.allclose(t.sum(1), torch.ones(4)) for t in targets)
     own = [t[:, 0].tolist() for t in targets]
     assert own[0] != own[1]  # the same images and labels, different lambdas per worker
-    again = [t for _, t in loader]  # seeded: the same run again gives the same draws
+    # a new epoch draws new lambdas even without set_epoch (workers mix in their epoch seed)
+    next_epoch = [t for _, t in loader]
+    assert not all(torch.equal(a, b) for a, b in zip(targets, next_epoch))
+    # the same seeds (transform and DataLoader) give the same draws run after run
+    again = [t for _, t in _mix_loader(0)]
     assert all(torch.equal(a, b) for a, b in zip(targets, again))
 
 

@@ -22,10 +22,13 @@ class ProcessGenerator:
     process draws fresh entropy from the operating system.
 
     A copy made by ``fork`` or ``pickle`` (how DataLoader workers get the transform) never
-    shares the parent's stream: the generator is rebuilt in the new process. Workers that
-    are not persistent are rebuilt from the main-process copy every epoch, so call
-    ``set_epoch(epoch)`` there before each epoch (as with ``DistributedSampler``), or the
-    same draws repeat epoch after epoch.
+    shares the parent's stream: the generator is rebuilt in the new process. Inside a
+    DataLoader worker the stream also mixes in the worker's seed, which the DataLoader
+    draws afresh every epoch from its ``generator`` (or torch's global RNG). So workers,
+    persistent or not, draw new numbers every epoch even when ``set_epoch`` is never
+    called; for run-to-run reproducibility with workers, seed the DataLoader too
+    (``DataLoader(..., generator=torch.Generator().manual_seed(s))``), as its shuffling
+    already requires.
     """
 
     def __init__(self, seed: int | None) -> None:
@@ -42,7 +45,9 @@ class ProcessGenerator:
     def get(self) -> torch.Generator:
         """The generator of the calling process (created on first use in each process)."""
         if self._generator is None or self._pid != os.getpid():
-            seed = new_seed() if self.seed is None else worker_seed(self.seed, self.epoch)
+            info = torch.utils.data.get_worker_info()
+            keys = (self.epoch,) if info is None else (self.epoch, info.seed)
+            seed = new_seed() if self.seed is None else worker_seed(self.seed, *keys)
             self._generator = make_generator(seed)
             self._pid = os.getpid()
         return self._generator
