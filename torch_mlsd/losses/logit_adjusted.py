@@ -1,0 +1,320 @@
+"""Logit adjustment (Menon et al. 2021) and balanced softmax (Ren et al. 2020) for long-tailed data.
+
+Both train with cross-entropy on logits shifted by the log class prior, so the network's
+raw logits estimate the *balanced* (uniform-prior) posterior:
+
+- logit-adjusted loss, https://arxiv.org/abs/2007.07314: ``CE(x + tau * log pi, y)``;
+- balanced softmax, https://arxiv.org/abs/2007.10740: ``CE(x + log n, y)``, i.e. the
+  logit-adjusted loss with ``tau = 1`` (``log n`` and ``log pi`` differ by a constant,
+  which softmax ignores).
+
+At inference use the raw logits. A model trained with plain cross-entropy can instead be
+corrected after training with :func:`adjust_logits` (``x - tau * log pi``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from torch_mlsd._validate import check_choice, check_finite, check_float, check_int, check_probability, check_tensor
+from torch_mlsd.losses._common import (
+    SOFT_WEIGHT_NORMALIZATIONS,
+    Reduction,
+    SoftWeightNormalization,
+    check_class_vector,
+    check_reduction,
+    compute_dtype,
+)
+from torch_mlsd.losses.cross_entropy import cross_entropy
+
+__all__ = [
+    "adjust_logits",
+    "logit_adjusted_loss",
+    "LogitAdjustedLoss",
+    "balanced_softmax_loss",
+    "BalancedSoftmaxLoss",
+]
+
+_PRIOR_SUM_TOLERANCE = 1e-3
+
+
+def _log_class_prior(class_prior: Any = None, class_counts: Any = None) -> torch.Tensor:
+    """``log pi`` ``(C,)`` float64 from exactly one of a prior (> 0, sums to 1) or counts (> 0)."""
+    if (class_prior is None) == (class_counts is None):
+        raise ValueError("pass exactly one of `class_prior` or `class_counts`")
+    name, values = ("class_prior", class_prior) if class_prior is not None else ("class_counts", class_counts)
+    if not isinstance(values, torch.Tensor):
+        try:
+            values = torch.as_tensor(values, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"`{name}` must be a 1-D sequence of real numbers, got {values!r}") from exc
+    check_tensor(name, values, ndim=1, dtypes="numeric")
+    values = values.detach().to(torch.float64)
+    check_finite(name, values)
+    if len(values) == 0:
+        raise ValueError(f"`{name}` must have at least one class, got an empty tensor")
+    nonpositive = torch.nonzero(values <= 0).flatten()
+    if len(nonpositive):
+        c = int(nonpositive[0])
+        what = "examples" if name == "class_counts" else "probability"
+        raise ValueError(
+            f"`{name}` must be > 0 for every class, got {values[c].item()!r} for class {c}"
+            f" ({len(nonpositive)} class(es) with no {what})"
+        )
+    total = values.sum()
+    if name == "class_prior" and abs(total.item() - 1.0) > _PRIOR_SUM_TOLERANCE:
+        raise ValueError(
+            f"`class_prior` must sum to 1 (within {_PRIOR_SUM_TOLERANCE}), got {total.item()!r}; "
+            "pass `class_counts` to normalise counts"
+        )
+    return values.log() - total.log()
+
+
+def adjust_logits(
+    logits: torch.Tensor,
+    *,
+    class_prior: torch.Tensor | None = None,
+    class_counts: torch.Tensor | None = None,
+    tau: float = 1.0,
+) -> torch.Tensor:
+    """Post-hoc logit adjustment: ``logits - tau * log pi`` (Menon et al. 2021, eq. 3).
+
+    Turns the logits of a model trained with plain cross-entropy into balanced-posterior
+    scores (argmax favours rare classes by ``tau * log(pi_common / pi_rare)``).
+
+    Args:
+        logits: ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``, float.
+        class_prior: training class frequencies ``(C,)``, > 0 and summing to 1; or
+        class_counts: training class counts ``(C,)``, > 0 (exactly one of the two).
+        tau: strength >= 0. Default: 1.
+
+    Returns:
+        Adjusted logits, ``logits``' shape, dtype and device.
+
+    Example:
+        >>> adjust_logits(torch.tensor([[2.0, 1.0]]), class_counts=torch.tensor([90, 10]))
+        tensor([[2.1054, 3.3026]])
+    """
+    check_tensor("logits", logits, dtypes="float")
+    log_prior = _checked_log_prior(class_prior, class_counts, logits)
+    tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
+    return logits - (tau * _class_view(log_prior, logits)).to(logits.dtype)
+
+
+def logit_adjusted_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    class_prior: torch.Tensor | None = None,
+    class_counts: torch.Tensor | None = None,
+    tau: float = 1.0,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    sample_weight: torch.Tensor | None = None,
+    soft_weight_normalization: SoftWeightNormalization = "weights",
+) -> torch.Tensor:
+    """Logit-adjusted cross-entropy: :func:`~torch_mlsd.losses.cross_entropy` of ``input + tau * log pi``.
+
+    Menon et al. 2021 (https://arxiv.org/abs/2007.07314): training on prior-shifted logits
+    makes the raw logits consistent for the balanced error; use them unadjusted at
+    inference. With a uniform prior (or ``tau=0``) this is plain cross-entropy.
+
+    Args:
+        input: logits ``(N, C)``, ``(N, C, d1, ...)`` or ``(C,)``.
+        target: class ids or probabilities, as in :func:`~torch_mlsd.losses.cross_entropy`.
+        class_prior: training class frequencies ``(C,)``, > 0, summing to 1; or
+        class_counts: training class counts ``(C,)``, > 0 (exactly one of the two).
+        tau: temperature >= 0. Default: 1 (the paper's choice).
+        weight, ignore_index, reduction, label_smoothing, sample_weight,
+        soft_weight_normalization: as in :func:`~torch_mlsd.losses.cross_entropy`.
+
+    Returns:
+        0-dim loss, or ``(N, d1, ...)`` for ``'none'``.
+
+    Example:
+        >>> logits = torch.zeros(2, 3, requires_grad=True)
+        >>> loss = logit_adjusted_loss(logits, torch.tensor([0, 2]), class_counts=[80, 15, 5])
+        >>> round(loss.item(), 4)
+        1.6094
+        >>> loss.backward()
+    """
+    check_tensor("input", input, dtypes="float")
+    log_prior = _checked_log_prior(class_prior, class_counts, input)
+    tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
+    return _adjusted_cross_entropy(
+        input,
+        target,
+        tau * log_prior,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        sample_weight=sample_weight,
+        soft_weight_normalization=soft_weight_normalization,
+    )
+
+
+def balanced_softmax_loss(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    class_counts: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    label_smoothing: float = 0.0,
+    sample_weight: torch.Tensor | None = None,
+    soft_weight_normalization: SoftWeightNormalization = "weights",
+) -> torch.Tensor:
+    """Balanced softmax loss (Ren et al. 2020): cross-entropy of ``input + log n_c``.
+
+    The same as :func:`logit_adjusted_loss` with ``tau=1`` and these ``class_counts``.
+
+    Example:
+        >>> logits = torch.zeros(2, 3)
+        >>> round(balanced_softmax_loss(logits, torch.tensor([0, 2]), class_counts=[80, 15, 5]).item(), 4)
+        1.6094
+    """
+    return logit_adjusted_loss(
+        input,
+        target,
+        class_counts=class_counts,
+        tau=1.0,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        sample_weight=sample_weight,
+        soft_weight_normalization=soft_weight_normalization,
+    )
+
+
+def _checked_log_prior(class_prior: Any, class_counts: Any, logits: torch.Tensor) -> torch.Tensor:
+    log_prior = _log_class_prior(class_prior, class_counts)
+    if logits.ndim == 0:
+        raise ValueError("`input` must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-dim tensor")
+    num_classes = logits.shape[1] if logits.ndim >= 2 else logits.shape[0]
+    if num_classes != len(log_prior):
+        name = "class_prior" if class_prior is not None else "class_counts"
+        raise ValueError(
+            f"`{name}` must have one entry per class ({num_classes} for logits of shape "
+            f"{tuple(logits.shape)}), got {len(log_prior)}"
+        )
+    return log_prior
+
+
+def _class_view(vector: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``(C,)`` on ``logits``' device, shaped to broadcast along its class dim."""
+    shape = (-1,) if logits.ndim == 1 else (1, -1) + (1,) * (logits.ndim - 2)
+    return vector.to(logits.device).view(shape)
+
+
+def _adjusted_cross_entropy(input: torch.Tensor, target: torch.Tensor, shift: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    """Cross-entropy of ``input + shift`` with the shift in the loss's compute dtype."""
+    shifted = input + _class_view(shift, input).to(compute_dtype(input.dtype))
+    return cross_entropy(shifted, target, **kwargs)
+
+
+class LogitAdjustedLoss(nn.Module):
+    """Module form of :func:`logit_adjusted_loss`; ``log_prior`` and ``weight`` are buffers.
+
+    Args:
+        class_prior / class_counts: exactly one, ``(C,)``, all > 0 (a prior sums to 1).
+        tau: temperature >= 0. Default: 1.
+        weight, ignore_index, reduction, label_smoothing, soft_weight_normalization: as in
+            :class:`~torch_mlsd.losses.CrossEntropyLoss`.
+
+    Shape:
+        as :class:`~torch_mlsd.losses.CrossEntropyLoss`.
+
+    Example:
+        >>> loss_fn = LogitAdjustedLoss(class_counts=torch.tensor([900, 100]), tau=1.0)
+        >>> logits = torch.zeros(2, 2, requires_grad=True)
+        >>> loss = loss_fn(logits, torch.tensor([0, 1]))
+        >>> loss.backward()
+        >>> logits.grad[1, 1] < 0  # the rare class is pushed up harder
+        tensor(True)
+    """
+
+    def __init__(
+        self,
+        *,
+        class_prior: torch.Tensor | None = None,
+        class_counts: torch.Tensor | None = None,
+        tau: float = 1.0,
+        weight: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+        label_smoothing: float = 0.0,
+        soft_weight_normalization: SoftWeightNormalization = "weights",
+    ) -> None:
+        super().__init__()
+        self.register_buffer("log_prior", _log_class_prior(class_prior, class_counts))  # float64, cast per call
+        self.tau = check_float("tau", tau, min=0.0)
+        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
+        self.ignore_index = check_int("ignore_index", ignore_index)
+        self.reduction = check_reduction(reduction)
+        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
+        self.soft_weight_normalization = check_choice(
+            "soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS
+        )
+
+    def forward(
+        self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        check_tensor("input", input, dtypes="float")
+        num_classes = input.shape[1] if input.ndim >= 2 else input.shape[-1] if input.ndim else 0
+        if num_classes != len(self.log_prior):
+            raise ValueError(
+                f"`input` must have {len(self.log_prior)} classes (the length of the class prior), "
+                f"got shape {tuple(input.shape)}"
+            )
+        return _adjusted_cross_entropy(
+            input,
+            target,
+            self.tau * self.log_prior,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+            sample_weight=sample_weight,
+            soft_weight_normalization=self.soft_weight_normalization,
+        )
+
+    def extra_repr(self) -> str:
+        return f"num_classes={len(self.log_prior)}, tau={self.tau}, reduction={self.reduction!r}"
+
+
+class BalancedSoftmaxLoss(LogitAdjustedLoss):
+    """Module form of :func:`balanced_softmax_loss` (``LogitAdjustedLoss`` with ``tau=1``).
+
+    Example:
+        >>> loss_fn = BalancedSoftmaxLoss(class_counts=[900, 100])
+        >>> round(loss_fn(torch.zeros(1, 2), torch.tensor([1])).item(), 4)
+        2.3026
+    """
+
+    def __init__(
+        self,
+        *,
+        class_counts: torch.Tensor,
+        weight: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+        label_smoothing: float = 0.0,
+        soft_weight_normalization: SoftWeightNormalization = "weights",
+    ) -> None:
+        super().__init__(
+            class_counts=class_counts,
+            tau=1.0,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            soft_weight_normalization=soft_weight_normalization,
+        )
