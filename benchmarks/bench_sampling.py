@@ -11,7 +11,8 @@ the medians are compared, so a busy machine's load swings favour neither side):
   ints; it takes 30-70 s at 1e7). n = 2^25, where ``torch.multinomial`` refuses more
   than 2^24 categories: the peer prints ``fails``; these rows run once.
 * The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``.
-* ``BatchSampler(RandomSampler)`` vs ``StratifiedBatchSampler`` (one epoch of batches).
+* ``BatchSampler(RandomSampler)`` vs ``StratifiedBatchSampler`` and ``ClassBalancedBatchSampler``
+  (one epoch of batches).
 * Reservoirs over a Python iterator of 1e7 ints, k = 100: plain-Python Algorithm R,
   merely consuming the iterator (a ``for`` loop, and ``deque(maxlen=0)`` in C) vs our
   Algorithm L; a plain-Python A-Res (heap of ``u ** (1 / w)`` keys) vs our A-ExpJ.
@@ -40,8 +41,15 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, RandomSampler, WeightedRandomSampler
 
-from torch_mlsd.sampling.reservoir import TensorReservoir, reservoir_sample, weighted_reservoir_sample
-from torch_mlsd.sampling.weighted import WeightedSampler, weighted_indices
+from torch_mlsd.sampling import (
+    ClassBalancedBatchSampler,
+    StratifiedBatchSampler,
+    TensorReservoir,
+    WeightedSampler,
+    reservoir_sample,
+    weighted_indices,
+    weighted_reservoir_sample,
+)
 
 Row = tuple[str, str, "float | str", float]
 
@@ -122,20 +130,22 @@ def functional_cases(sizes: list[int], device: torch.device, repeats: int) -> li
     return rows
 
 
-def stratified_cases(n: int, batch_size: int, repeats: int) -> list[Row]:
-    """BatchSampler(RandomSampler) vs StratifiedBatchSampler (skipped if the module is absent)."""
-    try:
-        from torch_mlsd.sampling.stratified import StratifiedBatchSampler
-    except ImportError:
-        print("note: torch_mlsd.sampling.stratified not found, stratified row skipped")
-        return []
+def stratified_cases(n: int, repeats: int) -> list[Row]:
+    """BatchSampler(RandomSampler) vs StratifiedBatchSampler and ClassBalancedBatchSampler, one epoch."""
     g = torch.Generator().manual_seed(0)
     shares = torch.tensor([0.5, 0.2, 0.1, 0.1, 0.05, 0.03, 0.01, 0.005, 0.003, 0.002])
     labels = torch.multinomial(shares, n, True, generator=g)
-    peer = BatchSampler(RandomSampler(range(n), generator=g), batch_size, drop_last=False)
-    ours = StratifiedBatchSampler(labels, batch_size, seed=0)
-    return [(f"batches of {batch_size}, n={n:.0e}, 10 classes, epoch", "BatchSampler(RandomSampler)",
-             *compare(lambda: consume(peer), lambda: consume(ours), repeats))]
+    rows: list[Row] = []
+    for batch_size in (256, 32):
+        peer = BatchSampler(RandomSampler(range(n), generator=g), batch_size, drop_last=False)
+        ours = StratifiedBatchSampler(labels, batch_size, seed=0)
+        rows.append((f"stratified batches of {batch_size}, n={n:.0e}, 10 classes, epoch", "BatchSampler(RandomSampler)",
+                     *compare(lambda: consume(peer), lambda: consume(ours), repeats)))
+    peer = BatchSampler(RandomSampler(range(n), generator=g), 256, drop_last=True)
+    ours = ClassBalancedBatchSampler(labels, classes_per_batch=8, samples_per_class=32, seed=0)
+    rows.append((f"class-balanced 8 x 32 batches, n={n:.0e}, epoch", "BatchSampler(RandomSampler)",
+                 *compare(lambda: consume(peer), lambda: consume(ours), repeats)))
+    return rows
 
 
 def algorithm_r(iterable: Iterable[Any], k: int, rng: random.Random) -> list[Any]:
@@ -235,7 +245,7 @@ def main() -> None:
 
     rows = weighted_cases(sizes, big, big_samples, repeats)
     rows += functional_cases(sizes, device, repeats)
-    rows += stratified_cases(sizes[-1] // 10 if args.quick else 10**6, 256, repeats)
+    rows += stratified_cases(sizes[-1] // 10 if args.quick else 10**6, repeats)
     reservoir_rows, res_ratio = reservoir_cases(10**5 if args.quick else 10**7, 10**4 if args.quick else 10**6, 100, repeats)
     rows += reservoir_rows
     tensor_rows, rate = tensor_reservoir_cases(10**6 if args.quick else 10**8, 10**5 if args.quick else 10**6, 1000, device, repeats)
