@@ -117,3 +117,16 @@ def test_resolve_replicas_rank_and_device():
     assert resolve_device("auto").type in ("cpu", "cuda")
     with pytest.raises(ValueError, match="`device`"):
         resolve_device("not-a-device")
+
+
+def test_worker_threads_restores_torch_threads_and_runs_every_task():
+    from torch_mlsd._threads import run_tasks, worker_threads
+
+    before = torch.get_num_threads()
+    done = []
+    with worker_threads(torch.device("cpu")) as workers:
+        assert workers == before and torch.get_num_threads() == (1 if before > 1 else before)
+        with worker_threads(torch.device("cpu")) as inner:  # nested: shares the outer workers
+            assert inner == workers
+        run_tasks([lambda i=i: done.append(i) for i in range(10)], workers)
+    assert sorted(done) == list(range(10)) and torch.get_num_threads() == before

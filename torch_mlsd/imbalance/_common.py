@@ -13,7 +13,7 @@ from typing import Literal, Union
 import numpy as np
 import torch
 
-from .._neighbors import run_tasks
+from .._threads import run_tasks
 from .._random import make_generator, new_seed
 from .._validate import check_choice, check_float, check_int, check_same_length, check_seed, check_tensor, describe
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .._neighbors import worker_threads
+from .._threads import worker_threads
 from .._validate import check_bool
 from ._common import ClassIndex, SamplingStrategy, check_xy, generator_for, resampled, resolve_sampling_strategy
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .._neighbors import knn, worker_threads
+from .._neighbors import knn
+from .._threads import worker_threads
 from .._validate import check_bool, check_finite
 from ._common import ClassIndex, SamplingStrategy, check_xy, resampled, resolve_sampling_strategy
 
