@@ -77,6 +77,48 @@ def check_reduction(reduction: Any) -> str:
     return check_choice("reduction", reduction, REDUCTIONS)
 
 
+class CrossEntropyOptions(torch.nn.Module):
+    """Base of the softmax losses: the options they share with ``nn.CrossEntropyLoss``.
+
+    Checks them once, keeps ``weight`` as a buffer (it follows ``.to(device)``), and
+    hands them to the functional form as keyword arguments via :meth:`options`.
+    """
+
+    def __init__(
+        self,
+        *,
+        weight: torch.Tensor | None,
+        ignore_index: int,
+        reduction: Reduction,
+        label_smoothing: float,
+        soft_weight_normalization: SoftWeightNormalization,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
+        self.ignore_index = check_int("ignore_index", ignore_index)
+        self.reduction = check_reduction(reduction)
+        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
+        self.soft_weight_normalization = check_choice(
+            "soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS
+        )
+
+    def options(self) -> dict[str, Any]:
+        """The shared options as keyword arguments of the functional forms."""
+        return {
+            "weight": self.weight,
+            "ignore_index": self.ignore_index,
+            "reduction": self.reduction,
+            "label_smoothing": self.label_smoothing,
+            "soft_weight_normalization": self.soft_weight_normalization,
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, "
+            f"label_smoothing={self.label_smoothing}, soft_weight_normalization={self.soft_weight_normalization!r}"
+        )
+
+
 @dataclass(frozen=True)
 class Batch:
     """Validated multi-class arguments, always batched: ``logits (N, C, *)``.

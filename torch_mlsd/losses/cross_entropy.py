@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from torch_mlsd._validate import check_choice, check_int, check_probability
 from torch_mlsd.losses._common import (
-    SOFT_WEIGHT_NORMALIZATIONS,
+    CrossEntropyOptions,
     Reduction,
     SoftWeightNormalization,
-    check_class_vector,
-    check_reduction,
     prepare,
     reduce,
     target_weights,
@@ -113,7 +109,7 @@ def cross_entropy(
     return reduce(loss, weights, reduction, batch.unbatched)
 
 
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(CrossEntropyOptions):
     """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with ``.to()``).
 
     Args:
@@ -146,31 +142,15 @@ class CrossEntropyLoss(nn.Module):
         label_smoothing: float = 0.0,
         soft_weight_normalization: SoftWeightNormalization = "weights",
     ) -> None:
-        super().__init__()
-        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
-        self.ignore_index = check_int("ignore_index", ignore_index)
-        self.reduction = check_reduction(reduction)
-        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
-        self.soft_weight_normalization = check_choice(
-            "soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS
+        super().__init__(
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            soft_weight_normalization=soft_weight_normalization,
         )
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return cross_entropy(
-            input,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,  # type: ignore[arg-type]
-            label_smoothing=self.label_smoothing,
-            sample_weight=sample_weight,
-            soft_weight_normalization=self.soft_weight_normalization,  # type: ignore[arg-type]
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, "
-            f"label_smoothing={self.label_smoothing}, soft_weight_normalization={self.soft_weight_normalization!r}"
-        )
+        return cross_entropy(input, target, sample_weight=sample_weight, **self.options())

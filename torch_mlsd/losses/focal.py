@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from torch_mlsd._validate import check_choice, check_finite, check_float, check_int, check_probability, check_tensor
+from torch_mlsd._validate import check_finite, check_float, check_tensor
 from torch_mlsd.losses._common import (
-    SOFT_WEIGHT_NORMALIZATIONS,
+    CrossEntropyOptions,
     Batch,
     Reduction,
     SoftWeightNormalization,
@@ -205,7 +205,7 @@ def _product(a: torch.Tensor | None, b: torch.Tensor | None, like: torch.Tensor)
     return vectors[0] if len(vectors) == 1 else vectors[0] * vectors[1]
 
 
-class FocalLoss(nn.Module):
+class FocalLoss(CrossEntropyOptions):
     """Module form of :func:`focal_loss`; ``weight`` and a vector ``alpha`` are buffers.
 
     Args:
@@ -241,43 +241,30 @@ class FocalLoss(nn.Module):
         label_smoothing: float = 0.0,
         soft_weight_normalization: SoftWeightNormalization = "weights",
     ) -> None:
-        super().__init__()
+        super().__init__(
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            soft_weight_normalization=soft_weight_normalization,
+        )
         self.gamma = check_float("gamma", gamma, min=0.0)
         scale, vector = _split_alpha(alpha, None)  # type: ignore[arg-type]
         if vector is not None:
             self.register_buffer("alpha", vector)
         else:
             self.alpha = scale
-        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
-        self.ignore_index = check_int("ignore_index", ignore_index)
-        self.reduction = check_reduction(reduction)
-        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
-        self.soft_weight_normalization = check_choice(
-            "soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS
-        )
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
         return focal_loss(
-            input,
-            target,
-            gamma=self.gamma,  # type: ignore[arg-type]
-            alpha=self.alpha,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,  # type: ignore[arg-type]
-            label_smoothing=self.label_smoothing,
-            sample_weight=sample_weight,
-            soft_weight_normalization=self.soft_weight_normalization,  # type: ignore[arg-type]
+            input, target, gamma=self.gamma, alpha=self.alpha, sample_weight=sample_weight, **self.options()  # type: ignore[arg-type]
         )
 
     def extra_repr(self) -> str:
         alpha = "vector" if isinstance(self.alpha, torch.Tensor) else self.alpha
-        return (
-            f"gamma={self.gamma}, alpha={alpha}, ignore_index={self.ignore_index}, reduction={self.reduction!r}, "
-            f"label_smoothing={self.label_smoothing}, soft_weight_normalization={self.soft_weight_normalization!r}"
-        )
+        return f"gamma={self.gamma}, alpha={alpha}, " + super().extra_repr()
 
 
 def binary_focal_loss(

@@ -17,15 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
-from torch_mlsd._validate import check_choice, check_finite, check_float, check_int, check_probability, check_tensor
+from torch_mlsd._validate import check_finite, check_float, check_tensor
 from torch_mlsd.losses._common import (
-    SOFT_WEIGHT_NORMALIZATIONS,
+    CrossEntropyOptions,
     Reduction,
     SoftWeightNormalization,
-    check_class_vector,
-    check_reduction,
     compute_dtype,
 )
 from torch_mlsd.losses.cross_entropy import cross_entropy
@@ -220,7 +217,7 @@ def _adjusted_cross_entropy(input: torch.Tensor, target: torch.Tensor, shift: to
     return cross_entropy(shifted, target, **kwargs)
 
 
-class LogitAdjustedLoss(nn.Module):
+class LogitAdjustedLoss(CrossEntropyOptions):
     """Module form of :func:`logit_adjusted_loss`; ``log_prior`` and ``weight`` are buffers.
 
     Args:
@@ -253,16 +250,15 @@ class LogitAdjustedLoss(nn.Module):
         label_smoothing: float = 0.0,
         soft_weight_normalization: SoftWeightNormalization = "weights",
     ) -> None:
-        super().__init__()
+        super().__init__(
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            soft_weight_normalization=soft_weight_normalization,
+        )
         self.register_buffer("log_prior", _log_class_prior(class_prior, class_counts))  # float64, cast per call
         self.tau = check_float("tau", tau, min=0.0)
-        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
-        self.ignore_index = check_int("ignore_index", ignore_index)
-        self.reduction = check_reduction(reduction)
-        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
-        self.soft_weight_normalization = check_choice(
-            "soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS
-        )
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
@@ -275,15 +271,7 @@ class LogitAdjustedLoss(nn.Module):
                 f"got shape {tuple(input.shape)}"
             )
         return _adjusted_cross_entropy(
-            input,
-            target,
-            self.tau * self.log_prior,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
-            sample_weight=sample_weight,
-            soft_weight_normalization=self.soft_weight_normalization,
+            input, target, self.tau * self.log_prior, sample_weight=sample_weight, **self.options()
         )
 
     def extra_repr(self) -> str:
