@@ -24,6 +24,7 @@ __all__ = [
     "check_tensor",
     "check_same_length",
     "check_finite",
+    "check_real_vector",
     "check_nonnegative_weights",
     "describe",
 ]
@@ -169,8 +170,9 @@ def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:
-    """Convert weights to a 1-D floating tensor and check they are finite, >= 0 and not all 0."""
+def check_real_vector(name: str, value: Any) -> torch.Tensor:
+    """Convert a sequence or tensor to a 1-D floating tensor (float64 unless already floating)
+    and check it is finite."""
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
@@ -179,7 +181,12 @@ def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bo
     check_tensor(name, value, ndim=1, dtypes="numeric")
     if not value.dtype.is_floating_point:
         value = value.to(torch.float64)
-    check_finite(name, value)
+    return check_finite(name, value)
+
+
+def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:
+    """Convert weights to a 1-D floating tensor and check they are finite, >= 0 and not all 0."""
+    value = check_real_vector(name, value)
     if bool((value < 0).any()):
         raise ValueError(f"`{name}` must be >= 0, got {int((value < 0).sum())} negative entries")
     if require_positive_sum and not bool((value > 0).any()):

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from torch_mlsd._validate import check_finite, check_float, check_tensor
+from torch_mlsd._validate import check_float, check_real_vector, check_tensor
 from torch_mlsd.losses._common import (
     CrossEntropyOptions,
     Reduction,
@@ -43,14 +43,7 @@ def _log_class_prior(class_prior: Any = None, class_counts: Any = None) -> torch
     if (class_prior is None) == (class_counts is None):
         raise ValueError("pass exactly one of `class_prior` or `class_counts`")
     name, values = ("class_prior", class_prior) if class_prior is not None else ("class_counts", class_counts)
-    if not isinstance(values, torch.Tensor):
-        try:
-            values = torch.as_tensor(values, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`{name}` must be a 1-D sequence of real numbers, got {values!r}") from exc
-    check_tensor(name, values, ndim=1, dtypes="numeric")
-    values = values.detach().to(torch.float64)
-    check_finite(name, values)
+    values = check_real_vector(name, values).detach().to(torch.float64)
     if len(values) == 0:
         raise ValueError(f"`{name}` must have at least one class, got an empty tensor")
     nonpositive = torch.nonzero(values <= 0).flatten()
