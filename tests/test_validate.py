@@ -130,3 +130,19 @@ def test_worker_threads_restores_torch_threads_and_runs_every_task():
             assert inner == workers
         run_tasks([lambda i=i: done.append(i) for i in range(10)], workers)
     assert sorted(done) == list(range(10)) and torch.get_num_threads() == before
+
+
+def test_assert_values_raises_value_error_on_cpu_without_host_read() -> None:
+    from tests._host_reads import host_reads
+    from torch_mlsd._validate import assert_values
+
+    t = torch.tensor([0, 1, 5])
+    with pytest.raises(ValueError, match="`target` must be in"):
+        assert_values(((t >= 0) & (t < 3)).all(), "`target` must be in [0, 3)")
+    assert host_reads(lambda: assert_values(((t >= 0) & (t < 9)).all(), "unused")) == []
+
+
+def test_host_reads_detects_item() -> None:
+    from tests._host_reads import host_reads
+
+    assert host_reads(lambda: torch.tensor([1.0]).sum().item()) == ["aten._local_scalar_dense.default"]

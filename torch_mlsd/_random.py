@@ -1,6 +1,20 @@
 """Explicit randomness: seeds mixed from (seed, epoch, rank, worker, ...) and generators.
 
-Nothing in torch_mlsd touches the global ``random``, ``numpy.random`` or torch RNG state.
+The one randomness contract of torch_mlsd:
+
+- **Functions** take ``generator: torch.Generator | None`` (torch's convention).
+  ``None`` means a fresh generator seeded from the operating system: a different result
+  on every call. Pass a seeded generator for a reproducible one.
+- **Classes** that must agree across DDP ranks or be pickled into DataLoader workers
+  (samplers, batch transforms, collators) take ``seed: int | None``, as
+  ``DistributedSampler`` does; ``None`` draws one from the OS (broadcast from rank 0
+  under ``torch.distributed``).
+- **Where draws happen**: data-sized draws (weighted indices, MLM masks, SMOTE) happen
+  on the generator's device, which must be the data's device. Per-sample augmentation
+  parameters (a few numbers per example) are drawn on a CPU generator and moved, so
+  one seed gives the same augmentation on the CPU and on a GPU.
+- Nothing in torch_mlsd touches the global ``random``, ``numpy.random`` or torch RNG
+  state. :func:`resolve_generator` is the one place a ``generator`` argument is checked.
 """
 
 from __future__ import annotations
@@ -9,7 +23,7 @@ import secrets
 
 import torch
 
-__all__ = ["mix_seed", "new_seed", "make_generator", "worker_seed"]
+__all__ = ["mix_seed", "new_seed", "make_generator", "worker_seed", "resolve_generator"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -47,6 +61,31 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g
+
+
+def resolve_generator(
+    generator: torch.Generator | None,
+    device: torch.device | str | None = "cpu",
+    *,
+    name: str = "generator",
+) -> torch.Generator:
+    """Check a ``generator`` argument and return the generator to draw with.
+
+    ``None`` gives a fresh OS-seeded generator on ``device``. A given generator must be
+    on ``device`` (its type: ``cuda:1`` data accepts a ``cuda`` generator); pass
+    ``device=None`` to accept a generator on any device.
+
+    Example:
+        >>> resolve_generator(torch.Generator().manual_seed(0)).initial_seed()
+        0
+    """
+    if generator is None:
+        return make_generator(new_seed(), "cpu" if device is None else device)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"`{name}` must be a torch.Generator or None, got {type(generator).__name__}")
+    if device is not None and generator.device.type != torch.device(device).type:
+        raise ValueError(f"`{name}` must be on the data's device {torch.device(device)}, got one on {generator.device}")
+    return generator
 
 
 def worker_seed(seed: int, *keys: int) -> int:

@@ -27,6 +27,7 @@ __all__ = [
     "check_real_vector",
     "check_nonnegative_weights",
     "describe",
+    "assert_values",
 ]
 
 
@@ -160,6 +161,32 @@ def check_same_length(**tensors: Any) -> int:
         parts = ", ".join(f"`{n}` has {k}" for n, k in lengths.items())
         raise ValueError(f"arguments must have the same length along dim 0: {parts}")
     return next(iter(lengths.values())) if lengths else 0
+
+
+def assert_values(condition: torch.Tensor, message: str) -> None:
+    """Per-call value check that never reads a tensor back to the host.
+
+    ``condition`` is a 0-d bool tensor (for example ``((t >= 0) & (t < n)).all()``) computed
+    on the data's device. The check is a device-side assertion (``torch._assert_async``):
+    it compiles into ``torch.compile`` graphs and does not synchronise a GPU. Where it
+    fails:
+
+    - on the CPU, in eager mode: ``ValueError(message)``, at once;
+    - on a GPU: a device-side assertion error at the next synchronisation point, with
+      ``message`` printed by the kernel (the CUDA context is unusable afterwards, as after
+      any device-side assert: a bad value is a bug to fix, not an event to handle);
+    - under ``torch.compile``: the compiled graph raises ``RuntimeError(message)``.
+
+    This is the one mechanism torch_mlsd uses for checks that need values per call
+    (class ids in range, lengths in range); buffers are checked once, when set.
+    """
+    if torch.compiler.is_compiling():
+        torch._assert_async(condition, message)
+        return
+    try:
+        torch._assert_async(condition, message)
+    except RuntimeError:
+        raise ValueError(message) from None
 
 
 def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
