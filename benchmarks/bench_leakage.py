@@ -25,9 +25,9 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
-from torch_mlsd import metrics as M
+from torch_mlsd import evaluation as M
 from torch_mlsd._device import resolve_device
-from torch_mlsd.leakage import exact_duplicates, near_duplicates
+from torch_mlsd.evaluation import exact_duplicates, near_duplicates
 
 
 def timed(fn: Callable[[], Any], repeats: int, device: torch.device) -> tuple[float, Any]:

@@ -46,9 +46,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from _common import FIGURES, Progress, cpu_threads, markdown_table, pyplot, save_figure
 from torch_mlsd._device import resolve_device
 from torch_mlsd.data import make_imbalanced_classification
-from torch_mlsd.metrics import balanced_accuracy_score, f1_score, recall_score
+from torch_mlsd.evaluation import balanced_accuracy_score, f1_score, recall_score, stratified_split
 from torch_mlsd.sampling import StratifiedBatchSampler, WeightedSampler
-from torch_mlsd.splits import stratified_split
 
 DEFAULT_OUT = FIGURES / "ddp_train.png"
 DEFAULT_CHECKPOINT = Path("ddp_train_checkpoint.pt")

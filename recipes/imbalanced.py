@@ -1,7 +1,7 @@
 """Nine ways to train on a long-tailed data set, compared on balanced held-out data.
 
 Nothing is downloaded: scikit-learn's bundled digits (1797 images of 8x8 pixels, 10
-classes) are split with ``torch_mlsd.splits.stratified_split`` into a balanced test set
+classes) are split with ``torch_mlsd.evaluation.stratified_split`` into a balanced test set
 (30%) and a training pool, and the pool is cut to a long tail with
 ``torch_mlsd.data.long_tail_indices`` (imbalance ratio 100, exponential profile: digit 0
 keeps about 121 images, digit 9 a single one). A small MLP (64 -> 128 -> 10, Adam) is
@@ -22,7 +22,7 @@ trained for the same number of steps with each strategy:
 Every seed draws its own split, long tail, initial weights and batch order. The table
 gives balanced accuracy, macro-F1 and minority recall (mean recall of the 3 rarest
 digits) as mean +- standard deviation over the seeds, beside the baselines of
-``torch_mlsd.baselines`` fitted on the training labels, and checks the claim that at least
+``torch_mlsd.evaluation`` fitted on the training labels, and checks the claim that at least
 one strategy beats plain cross-entropy on macro-F1 by more than the seed-to-seed spread::
 
     python recipes/imbalanced.py                         # 9 strategies x 3 seeds x 600 steps, ~25 s on 2 CPU cores
@@ -44,15 +44,15 @@ import torch
 from torch import Tensor, nn
 
 from _common import FIGURES, Progress, cpu_threads, markdown_table, pyplot, save_figure
-from torch_mlsd import metrics
+from torch_mlsd import evaluation as metrics
 from torch_mlsd._device import resolve_device
 from torch_mlsd.augment import mixup
-from torch_mlsd.baselines import compare_baselines
+from torch_mlsd.evaluation import compare_baselines
 from torch_mlsd.data import long_tail_indices
 from torch_mlsd.imbalance import class_weights, random_oversample, sample_weights, smote
 from torch_mlsd.losses import CrossEntropyLoss, FocalLoss, LogitAdjustedLoss
 from torch_mlsd.sampling import OrderSampler, StratifiedBatchSampler, WeightedSampler
-from torch_mlsd.splits import stratified_split
+from torch_mlsd.evaluation import stratified_split
 
 STRATEGIES = (
     "ce", "class_weighted", "focal", "logit_adjusted", "weighted_sampler",

@@ -2,7 +2,7 @@
 
 Nothing is downloaded: the corpus is every docstring in the Python standard library's
 source files on this machine (read with ``ast``, files in sorted order), split by file
-into training and held-out text with ``torch_mlsd.splits.group_split`` (no module in
+into training and held-out text with ``torch_mlsd.evaluation.group_split`` (no module in
 both). A word-level tokenizer built here keeps the most frequent training words plus
 ``[PAD] [CLS] [SEP] [MASK] [UNK]``; ``torch_mlsd.augment.MaskedLMCollator`` masks 15%
 of the words (80% ``[MASK]``, 10% random word, 10% kept; ``[UNK]`` is never masked, so
@@ -40,7 +40,7 @@ from _common import FIGURES, Progress, cpu_threads, markdown_table, pyplot, save
 from torch_mlsd._device import resolve_device
 from torch_mlsd.augment.text import MaskedLMCollator
 from torch_mlsd.sampling import OrderSampler
-from torch_mlsd.splits import group_split
+from torch_mlsd.evaluation import group_split
 
 SPECIALS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]")
 PAD, CLS, SEP, MASK, UNK = range(len(SPECIALS))

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from torch_mlsd.baselines import (
+from torch_mlsd.evaluation import (
     BaselineReport,
     LogisticRegression,
     compare_baselines,

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from torch_mlsd import leakage
-from torch_mlsd.leakage import (
-    FitGuard,
+from torch_mlsd.evaluation import duplicates
+from torch_mlsd.evaluation import (
     LeakageReport,
-    StandardScaler,
     check_leakage,
     exact_duplicates,
     feature_auc,
     near_duplicates,
 )
+from torch_mlsd.features import FitGuard, StandardScaler
 
 
 def _brute_duplicates(x: torch.Tensor, other: torch.Tensor | None = None) -> tuple[list[int], list[int]]:
@@ -82,7 +81,7 @@ def test_exact_duplicates_survive_hash_collisions(monkeypatch):
     """With a hash that collides for every row, the exact confirmation still gives the true answer."""
     train, test = _with_copies(5, torch.float32)
     expected = [t.tolist() for t in exact_duplicates(train, test)], [t.tolist() for t in exact_duplicates(train)]
-    monkeypatch.setattr(leakage, "_row_hashes", lambda x, max_bytes: torch.zeros(len(x), dtype=torch.long))
+    monkeypatch.setattr(duplicates, "_row_hashes", lambda x, max_bytes: torch.zeros(len(x), dtype=torch.long))
     got = [t.tolist() for t in exact_duplicates(train, test)], [t.tolist() for t in exact_duplicates(train)]
     assert got[0][0] == expected[0][0] and got[1] == expected[1]
     rows, matches = exact_duplicates(train, test)

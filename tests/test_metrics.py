@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_mlsd import metrics as M
+from torch_mlsd import evaluation as M
 
 skm = pytest.importorskip("sklearn.metrics")
 

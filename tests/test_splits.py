@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_mlsd.splits import (
+from torch_mlsd.evaluation import (
     group_kfold,
     group_split,
     stratified_kfold,

@@ -8,7 +8,7 @@ import zlib
 import pytest
 import torch
 
-from torch_mlsd.text_features import STOPWORDS, TextFeaturizer, ngrams, tokenize
+from torch_mlsd.features import STOPWORDS, TextFeaturizer, ngrams, tokenize
 
 TRAIN = [
     "The movie wasn't good, it was GREAT!",

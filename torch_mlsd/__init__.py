@@ -1,13 +1,19 @@
 """torch_mlsd: the data side of model development, as parts for PyTorch training.
 
-Subpackages: :mod:`~torch_mlsd.sampling`, :mod:`~torch_mlsd.imbalance`,
-:mod:`~torch_mlsd.losses`, :mod:`~torch_mlsd.augment`, :mod:`~torch_mlsd.data`,
-:mod:`~torch_mlsd.experiments`; modules :mod:`~torch_mlsd.splits`,
-:mod:`~torch_mlsd.leakage`, :mod:`~torch_mlsd.baselines`, :mod:`~torch_mlsd.metrics`,
-:mod:`~torch_mlsd.text_features`. The most used names are re-exported here.
+Subpackages, one per concern:
+
+- :mod:`~torch_mlsd.sampling`: samplers, reservoirs, importance weights;
+- :mod:`~torch_mlsd.imbalance`: class weights, over/under-sampling, SMOTE, Tomek links;
+- :mod:`~torch_mlsd.losses`: focal, class-weighted, logit-adjusted losses;
+- :mod:`~torch_mlsd.augment`: batch augmentation and collate functions;
+- :mod:`~torch_mlsd.evaluation`: splits, leakage checks, baselines, metrics;
+- :mod:`~torch_mlsd.features`: fit-on-train-only scaler and text featurizer;
+- :mod:`~torch_mlsd.data`, :mod:`~torch_mlsd.experiments`: data generators, the ordering experiment.
+
+The most used names are re-exported here.
 """
 
-from . import augment, baselines, data, experiments, imbalance, leakage, losses, metrics, sampling, splits, text_features
+from . import augment, data, evaluation, experiments, features, imbalance, losses, sampling
 from .augment import (
     BatchTransform,
     BatchTransformCollate,
@@ -21,7 +27,17 @@ from .augment import (
     SpecAugment,
     TimeMasking,
 )
-from .baselines import compare_baselines
+from .evaluation import (
+    check_leakage,
+    compare_baselines,
+    group_kfold,
+    group_split,
+    stratified_kfold,
+    stratified_split,
+    temporal_split,
+    time_series_folds,
+)
+from .features import FitGuard
 from .imbalance import (
     class_weights,
     random_oversample,
@@ -31,7 +47,6 @@ from .imbalance import (
     smote,
     tomek_links,
 )
-from .leakage import FitGuard, check_leakage
 from .losses import BalancedSoftmaxLoss, BinaryFocalLoss, FocalLoss, LogitAdjustedLoss, adjust_logits
 from .sampling import (
     BootstrapSampler,
@@ -43,23 +58,19 @@ from .sampling import (
     importance_weights,
     reservoir_sample,
 )
-from .splits import group_kfold, group_split, stratified_kfold, stratified_split, temporal_split, time_series_folds
 
 __version__ = "0.1.0"
 
 __all__ = [
     # subpackages and modules
     "augment",
-    "baselines",
     "data",
+    "evaluation",
     "experiments",
+    "features",
     "imbalance",
-    "leakage",
     "losses",
-    "metrics",
     "sampling",
-    "splits",
-    "text_features",
     # sampling
     "WeightedSampler",
     "StratifiedBatchSampler",

@@ -28,6 +28,8 @@ __all__ = [
     "check_nonnegative_weights",
     "describe",
     "assert_values",
+    "show_items",
+    "as_id_set",
 ]
 
 
@@ -37,6 +39,19 @@ def describe(value: Any) -> str:
         return f"tensor of shape {tuple(value.shape)} and dtype {value.dtype} on {value.device}"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def show_items(items: Any, limit: int = 10) -> str:
+    """The first ``limit`` items of a tensor or sequence for a message: ``[3, 8, 9, ...]``."""
+    values = items.tolist() if isinstance(items, torch.Tensor) else list(items)
+    return str(values[:limit])[:-1] + (", ...]" if len(values) > limit else "]")
+
+
+def as_id_set(name: str, ids: Any) -> torch.Tensor:
+    """Row ids (a 1-D integer tensor or sequence) as sorted distinct ``int64`` on the CPU."""
+    ids = torch.as_tensor(ids) if not isinstance(ids, torch.Tensor) else ids
+    check_tensor(name, ids, ndim=1, dtypes="integer")
+    return torch.unique(ids.cpu().long())
 
 
 def check_int(

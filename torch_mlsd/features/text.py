@@ -5,7 +5,7 @@ remove punctuation, remove stopwords (a small embedded English list that keeps t
 negations "no", "not", "nor", "never": dropping them turns "not good" into "good"),
 word n-grams, hashed into ``n_features`` columns with CRC-32 (stable across runs and
 machines, unlike Python's salted ``hash()``). Document frequencies (idf) are fit on
-training rows only: :class:`TextFeaturizer` is a :class:`~torch_mlsd.leakage.FitGuard`.
+training rows only: :class:`TextFeaturizer` is a :class:`~torch_mlsd.features.FitGuard`.
 Nothing is downloaded.
 """
 
@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import torch
 
-from ._validate import check_bool, check_choice, check_int, describe
-from .leakage import FitGuard
+from .._validate import check_bool, check_choice, check_int, describe
+from .fit_guard import FitGuard
 
 __all__ = ["CONTRACTIONS", "STOPWORDS", "tokenize", "ngrams", "TextFeaturizer"]
 

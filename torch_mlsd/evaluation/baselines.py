@@ -21,12 +21,17 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
+
 import torch
 
+from .._random import make_generator, mix_seed, new_seed
+from .._validate import check_int, check_seed, check_tensor, describe
 from . import metrics as M
-from ._random import make_generator, mix_seed, new_seed
-from ._validate import check_bool, check_finite, check_float, check_int, check_seed, check_tensor, describe
+from . import ranking as R
+from ._inputs import as_labels, encode, union, unique_counts
+from .logistic import LogisticRegression
 from .splits import stratified_kfold
+
 
 __all__ = [
     "Predictions",
@@ -35,7 +40,6 @@ __all__ = [
     "most_frequent_baseline",
     "constant_baseline",
     "heuristic_baseline",
-    "LogisticRegression",
     "logistic_regression_baseline",
     "BaselineReport",
     "compare_baselines",
@@ -61,8 +65,8 @@ class Predictions(NamedTuple):
 
 def _class_counts(y: Any, n: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Sorted classes of ``y``, their counts, and the number of rows to predict."""
-    y = M._as_labels("y", y)
-    classes, counts = M._unique(y)
+    y = as_labels("y", y)
+    classes, counts = unique_counts(y)
     return classes, counts, len(y) if n is None else check_int("n", n, min=1)  # type: ignore[return-value]
 
 
@@ -189,11 +193,11 @@ def heuristic_baseline(fn: Callable[[Any], Any], x: Any, *, classes: torch.Tenso
 
 
 def _from_labels(labels: Any, scores: Any, classes: torch.Tensor | None, *, name: str) -> Predictions:
-    labels = M._as_labels(name, labels)
+    labels = as_labels(name, labels)
     if classes is None:
-        classes = M._unique(labels)[0]
+        classes = unique_counts(labels)[0]
     if scores is None:
-        index = M._encode(labels, classes).clamp_(max=len(classes) - 1)
+        index = encode(labels, classes).clamp_(max=len(classes) - 1)
         return Predictions(labels, _one_hot(index, len(classes)), classes)
     scores = torch.as_tensor(scores, device=labels.device).double()
     if scores.ndim == 1 and len(classes) == 2:
@@ -201,106 +205,6 @@ def _from_labels(labels: Any, scores: Any, classes: torch.Tensor | None, *, name
     if scores.shape != (len(labels), len(classes)):
         raise ValueError(f"scores of `{name}` must have shape {(len(labels), len(classes))}, got {tuple(scores.shape)}")
     return Predictions(labels, scores, classes)
-
-
-class LogisticRegression:
-    """L2-regularised logistic regression fit by L-BFGS, in plain torch.
-
-    Minimises ``sum_i loss_i + ||W||^2 / (2 C)`` (intercept not penalised) like
-    scikit-learn's ``LogisticRegression(C=C)``: a sigmoid for two classes, a softmax
-    for more. Deterministic: it starts from zeros and draws nothing.
-
-    Args:
-        C: inverse regularisation strength (``> 0``).
-        standardize: scale features by the training mean and standard deviation first
-            (the statistics come from the rows passed to ``fit`` only).
-        max_iter: L-BFGS iterations.
-        tol: stop when the largest gradient entry of the mean loss falls below this.
-
-    Attributes:
-        classes_: ``(C,)`` sorted labels; coef_: ``(K, D)``; intercept_: ``(K,)`` with
-        ``K = 1`` for two classes, else ``K = C``.
-
-    Example:
-        >>> x = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
-        >>> LogisticRegression(C=10.0).fit(x, torch.tensor([0, 0, 1, 1])).predict(x).tolist()
-        [0, 0, 1, 1]
-    """
-
-    def __init__(self, *, C: float = 1.0, standardize: bool = True, max_iter: int = 200, tol: float = 1e-8) -> None:
-        self.C = check_float("C", C, min=0.0, min_open=True)
-        self.standardize = check_bool("standardize", standardize)
-        self.max_iter = check_int("max_iter", max_iter, min=1)
-        self.tol = check_float("tol", tol, min=0.0, min_open=True)
-
-    def fit(self, x: torch.Tensor, y: torch.Tensor) -> LogisticRegression:
-        """Fit on ``x`` ``(N, D)`` (any real dtype) and labels ``y`` ``(N,)``; returns self."""
-        x = self._features(x, fitted=False)
-        y = M._as_labels("y", y)
-        if len(y) != len(x):
-            raise ValueError(f"`y` must have {len(x)} labels like `x`, got {len(y)}")
-        self.classes_ = M._unique(y)[0]
-        target = M._encode(y, self.classes_)
-        if len(self.classes_) < 2:
-            raise ValueError(f"`y` must hold at least 2 classes, got only {self.classes_.tolist()}")
-        if self.standardize:
-            self.mean_, self.scale_ = x.mean(0), x.std(0, unbiased=False)
-            self.scale_ = torch.where(self.scale_ > 0, self.scale_, torch.ones_like(self.scale_))
-            x = (x - self.mean_) / self.scale_
-        k = 1 if len(self.classes_) == 2 else len(self.classes_)
-        w = torch.zeros(k, x.shape[1], dtype=torch.float64, device=x.device, requires_grad=True)
-        b = torch.zeros(k, dtype=torch.float64, device=x.device, requires_grad=True)
-        opt = torch.optim.LBFGS(
-            [w, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=self.tol, tolerance_change=1e-15,
-            history_size=20, line_search_fn="strong_wolfe",
-        )
-        penalty = 1.0 / (2.0 * self.C * len(x))  # the objective divided by N: same minimiser
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            logits = x @ w.T + b
-            if k == 1:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], target.double())
-            else:
-                loss = torch.nn.functional.cross_entropy(logits, target)
-            loss = loss + penalty * w.pow(2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.coef_, self.intercept_ = w.detach(), b.detach()
-        return self
-
-    def _features(self, x: Any, *, fitted: bool) -> torch.Tensor:
-        check_tensor("x", x, ndim=2, dtypes="numeric")
-        if fitted and not hasattr(self, "coef_"):
-            raise RuntimeError("this LogisticRegression is not fitted yet: call fit(x, y) first")
-        x = x.double()
-        check_finite("x", x)
-        if fitted:
-            if x.shape[1] != self.coef_.shape[1]:
-                raise ValueError(f"`x` must have {self.coef_.shape[1]} features as in fit, got shape {tuple(x.shape)}")
-            if self.standardize:
-                x = (x - self.mean_) / self.scale_
-        return x
-
-    def decision_function(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits: ``(N,)`` for two classes (of the larger label), else ``(N, C)``."""
-        logits = self._features(x, fitted=True) @ self.coef_.T + self.intercept_
-        return logits[:, 0] if logits.shape[1] == 1 else logits
-
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C)`` ``float64`` class probabilities, columns in ``classes_`` order."""
-        z = self.decision_function(x)
-        if z.ndim == 1:
-            p = torch.sigmoid(z)
-            return torch.stack([1 - p, p], dim=1)
-        return torch.softmax(z, dim=1)
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N,)`` most probable labels."""
-        proba = self.predict_proba(x)
-        return self.classes_[proba.argmax(1)]
 
 
 def logistic_regression_baseline(
@@ -320,7 +224,7 @@ def logistic_regression_baseline(
 
 def _out_of_fold_logistic(x: torch.Tensor, y: torch.Tensor, seed: int, n_folds: int) -> Predictions:
     """Out-of-fold predictions: every row predicted by a model that never saw it."""
-    classes, counts = M._unique(y)
+    classes, counts = unique_counts(y)
     folds = min(n_folds, int(counts.min()))
     if folds < 2:
         raise ValueError(
@@ -390,7 +294,7 @@ def _metric_functions(
 ) -> dict[str, Callable[[torch.Tensor, Predictions, torch.Tensor], float]]:
     """Each metric as ``f(y_true, predictions, y_index)`` -> float (scores aligned on ``classes``)."""
     binary = len(classes) <= 2
-    pos_col = int(M._encode(torch.tensor([pos_label], device=classes.device), classes).clamp(max=len(classes) - 1))
+    pos_col = int(encode(torch.tensor([pos_label], device=classes.device), classes).clamp(max=len(classes) - 1))
     if isinstance(names, Mapping):
         return {str(k): (lambda y, p, yi, fn=fn: float(fn(y, p.labels))) for k, fn in names.items()}
     if isinstance(names, str) or not all(isinstance(n, str) and n in _METRICS for n in names):
@@ -405,7 +309,7 @@ def _metric_functions(
             return lambda y, p, yi: float(M.balanced_accuracy_score(y, p.labels))
         if name in label_fns:
             return lambda y, p, yi: float(label_fns[name](y, p.labels, **avg))
-        ranking = M.roc_auc_score if name == "roc_auc" else M.average_precision_score
+        ranking = R.roc_auc_score if name == "roc_auc" else R.average_precision_score
         if binary:
             return lambda y, p, yi: float(
                 ranking((y == pos_label).long(), p.scores[:, pos_col], zero_division=zero_division)
@@ -418,7 +322,7 @@ def _metric_functions(
 def _aligned(p: Predictions, classes: torch.Tensor) -> Predictions:
     """Scores re-indexed onto ``classes`` (zero columns for classes the baseline never saw)."""
     scores = torch.zeros(len(p.labels), len(classes), dtype=torch.float64, device=p.scores.device)
-    cols = M._encode(p.classes, classes)
+    cols = encode(p.classes, classes)
     keep = cols < len(classes)
     scores[:, cols[keep]] = p.scores[:, keep]
     return Predictions(p.labels, scores, classes)
@@ -460,7 +364,7 @@ def compare_baselines(
             ``f(y_true, y_pred)``.
         pos_label: the positive class on binary data.
         zero_division: value of undefined metrics, ``"nan"`` (default) or a number in
-            ``[0, 1]`` (see :mod:`torch_mlsd.metrics`).
+            ``[0, 1]`` (see :mod:`torch_mlsd.evaluation.metrics`).
         seed: seed of the random baselines and the folds.
         n_folds: folds of the out-of-fold logistic regression.
 
@@ -473,10 +377,10 @@ def compare_baselines(
         >>> r["most common class"]["accuracy"], r["most common class"]["f1"]
         (0.99, nan)
     """
-    y_true = M._as_labels("y_true", y_true)
-    y_prior = y_true if y_train is None else M._as_labels("y_train", y_train).to(y_true.device)
+    y_true = as_labels("y_true", y_true)
+    y_prior = y_true if y_train is None else as_labels("y_train", y_train).to(y_true.device)
     seed = new_seed() if check_seed("seed", seed) is None else seed
-    classes = M._union(y_true, y_prior)
+    classes = union(y_true, y_prior)
     n = len(y_true)
     if x is not None:
         check_tensor("x", x, ndim=2, dtypes="numeric")
@@ -506,7 +410,7 @@ def compare_baselines(
             rows["logistic regression"] = logistic_regression_baseline(x_train, y_prior, x)
     fns = _metric_functions(metrics, classes, pos_label, zero_division)
     ranked = not isinstance(metrics, Mapping) and bool({"roc_auc", "average_precision"} & set(metrics))
-    y_index = M._encode(y_true, classes) if ranked else y_true
+    y_index = encode(y_true, classes) if ranked else y_true
     table = {}
     for name, p in rows.items():
         p = _aligned(p, classes) if ranked else p
@@ -514,3 +418,4 @@ def compare_baselines(
     positives = float((y_true == pos_label).double().mean()) if len(classes) <= 2 else math.nan
     note = f"n = {n:,}" + ("" if math.isnan(positives) else f", positives ({pos_label}) = {positives:.2%}")
     return BaselineReport(table, note=note)
+

@@ -1,0 +1,87 @@
+"""Model evaluation: splits that cannot leak, leakage checks, baselines and metrics.
+
+=================  ==============================================================
+module             what it holds
+=================  ==============================================================
+``splits``         stratified and group splits and k-folds
+``temporal``       time-ordered splits and expanding-window folds
+``duplicates``     exact (hashed) and near (cosine k-NN) duplicate rows
+``feature_power``  single-feature predictive power (one-vs-rest ROC-AUC)
+``leakage``        :func:`check_leakage`, which runs every check, and its report
+``baselines``      uniform / prior / majority / constant / heuristic baselines
+``logistic``       the L2 logistic regression used as the classical baseline
+``metrics``        accuracy, confusion matrix, precision / recall / F-scores
+``ranking``        ROC-AUC and average precision
+=================  ==============================================================
+
+Every name is importable from here: ``from torch_mlsd.evaluation import f1_score``.
+"""
+
+from .baselines import (
+    BaselineReport,
+    Predictions,
+    compare_baselines,
+    constant_baseline,
+    heuristic_baseline,
+    label_distribution_baseline,
+    logistic_regression_baseline,
+    most_frequent_baseline,
+    uniform_random_baseline,
+)
+from .duplicates import exact_duplicates, near_duplicates
+from .feature_power import feature_auc
+from .leakage import CheckResult, Finding, LeakageReport, check_leakage
+from .logistic import LogisticRegression
+from .metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    fbeta_score,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+)
+from .ranking import average_precision_score, roc_auc_score
+from .splits import group_kfold, group_split, stratified_kfold, stratified_split
+from .temporal import temporal_split, time_series_folds
+
+__all__ = [
+    # splits
+    "stratified_split",
+    "group_split",
+    "stratified_kfold",
+    "group_kfold",
+    "temporal_split",
+    "time_series_folds",
+    # leakage
+    "check_leakage",
+    "LeakageReport",
+    "Finding",
+    "CheckResult",
+    "exact_duplicates",
+    "near_duplicates",
+    "feature_auc",
+    # baselines
+    "Predictions",
+    "uniform_random_baseline",
+    "label_distribution_baseline",
+    "most_frequent_baseline",
+    "constant_baseline",
+    "heuristic_baseline",
+    "LogisticRegression",
+    "logistic_regression_baseline",
+    "BaselineReport",
+    "compare_baselines",
+    # metrics
+    "accuracy_score",
+    "balanced_accuracy_score",
+    "confusion_matrix",
+    "precision_recall_fscore_support",
+    "precision_score",
+    "recall_score",
+    "f1_score",
+    "fbeta_score",
+    "roc_auc_score",
+    "average_precision_score",
+]

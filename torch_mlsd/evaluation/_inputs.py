@@ -1,0 +1,152 @@
+"""Checked inputs shared by the evaluation modules: labels, weights, the ``zero_division``
+policy, label encoding and timestamps."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Union
+
+import numpy as np
+import torch
+
+from .._validate import check_choice, check_float, check_nonnegative_weights, check_tensor, describe
+
+ZeroDivision = Union[Literal["nan"], float]
+DENSE_SPAN = 2**11  # labels spanning at most this many values are counted without `unique`
+
+
+def as_labels(name: str, value: Any) -> torch.Tensor:
+    """A non-empty 1-D integer tensor of class labels (bool becomes 0/1)."""
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(f"`{name}` must be a 1-D tensor of integer labels, got {describe(value)}") from exc
+    check_tensor(name, value, ndim=1)
+    if value.dtype == torch.bool:
+        value = value.long()
+    elif value.dtype.is_floating_point or value.dtype.is_complex:
+        raise TypeError(f"`{name}` must hold integer or bool class labels, got dtype {value.dtype}")
+    if value.numel() == 0:
+        raise ValueError(f"`{name}` must not be empty, got {describe(value)}")
+    return value.long()
+
+
+
+def same_device(reference: torch.Tensor, **tensors: torch.Tensor) -> None:
+    for name, t in tensors.items():
+        if t.device != reference.device:
+            raise ValueError(f"`{name}` must be on {reference.device} like `y_true`, got {t.device}")
+
+
+
+def as_sample_weight(sample_weight: Any, y_true: torch.Tensor) -> torch.Tensor | None:
+    if sample_weight is None:
+        return None
+    w = check_nonnegative_weights("sample_weight", sample_weight)
+    if w.shape[0] != y_true.shape[0]:
+        raise ValueError(f"`sample_weight` must have {y_true.shape[0]} entries like `y_true`, got {w.shape[0]}")
+    same_device(y_true, sample_weight=w)
+    return w.double()
+
+
+def zero_division_value(value: Any) -> float:
+    if isinstance(value, str):
+        check_choice("zero_division", value, ("nan",))
+        return math.nan
+    if isinstance(value, float) and math.isnan(value):
+        return math.nan
+    return check_float("zero_division", value, min=0.0, max=1.0)  # type: ignore[return-value]
+
+
+
+def unique_counts(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted distinct values of an ``int64`` tensor and their counts.
+
+    A small range of values is counted by ``bincount`` (one pass), not sorted."""
+    lo, hi = torch.aminmax(y)
+    span = int(hi) - int(lo) + 1
+    if span > DENSE_SPAN:
+        return torch.unique(y, return_counts=True)
+    counts = torch.bincount(y - lo, minlength=span)
+    present = counts > 0
+    return torch.arange(span, device=y.device)[present] + lo, counts[present]
+
+
+def union(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Sorted distinct values found in ``a`` or ``b``."""
+    return torch.unique(torch.cat([unique_counts(a)[0], unique_counts(b)[0]]))
+
+
+def encode(values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Position of each value in ``labels``; ``len(labels)`` for values not listed."""
+    lo, hi = torch.aminmax(labels)
+    span = int(hi) - int(lo) + 1
+    missing = torch.full_like(values, len(labels))
+    if span <= DENSE_SPAN:  # a lookup table over the labels' range
+        table = torch.full((span + 1,), len(labels), dtype=torch.long, device=labels.device)
+        table[labels - lo] = torch.arange(len(labels), device=labels.device)
+        offset = values - lo
+        inside = (offset >= 0) & (offset < span)
+        return torch.where(inside, table[torch.where(inside, offset, span)], missing)
+    sorted_labels, order = torch.sort(labels)
+    pos = torch.searchsorted(sorted_labels, values).clamp_(max=len(labels) - 1)
+    return torch.where(sorted_labels[pos] == values, order[pos], missing)
+
+
+def fill_undefined(values: torch.Tensor, fill: float) -> torch.Tensor:
+    return torch.where(torch.isnan(values), torch.full_like(values, fill), values)
+
+
+def average_values(values: torch.Tensor, support: torch.Tensor, average: str | None, fill: float) -> torch.Tensor:
+    if average is None or values.ndim == 0:
+        return values
+    if average == "macro":
+        return values.mean()
+    keep = support > 0  # weighted: classes without support have weight 0 (and may be NaN)
+    total = support[keep].sum()
+    if total == 0:
+        return torch.tensor(fill, dtype=torch.float64, device=values.device)
+    return (values[keep] * support[keep]).sum() / total
+
+
+
+def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
+    """Timestamps as a 1-D CPU tensor (datetime64 as int64 nanoseconds) and the gap in their unit."""
+    if isinstance(timestamps, np.ndarray) and np.issubdtype(timestamps.dtype, np.datetime64):
+        if np.isnat(timestamps).any():
+            raise ValueError(f"`timestamps` must not contain NaT, got {int(np.isnat(timestamps).sum())}")
+        t = torch.from_numpy(timestamps.astype("datetime64[ns]").astype(np.int64))
+        gap = np.timedelta64(0, "ns") if gap == 0 else gap
+        if not isinstance(gap, np.timedelta64):
+            raise TypeError(f"`gap` must be a numpy.timedelta64 for datetime64 timestamps, got {describe(gap)}")
+        gap = int(gap.astype("timedelta64[ns]").astype(np.int64))
+    else:
+        if not isinstance(timestamps, torch.Tensor):
+            try:
+                timestamps = torch.as_tensor(timestamps)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(
+                    f"`timestamps` must be numbers or numpy datetime64, got {describe(timestamps)}"
+                ) from exc
+        t = check_tensor("timestamps", timestamps, ndim=1, dtypes="numeric").cpu()
+        if t.dtype.is_floating_point and bool(torch.isnan(t).any()):
+            bad = int(torch.isnan(t).sum())
+            raise ValueError(f"`timestamps` must not contain NaN (they cannot be ordered), got {bad}")
+        gap = check_float("gap", gap, min=0.0)  # type: ignore[assignment]
+        if not t.dtype.is_floating_point:  # integer times: t < t_next - gap  <=>  t < t_next - floor(gap)
+            gap = math.floor(gap)  # type: ignore[arg-type]
+    if len(t) == 0:
+        raise ValueError("`timestamps` must not be empty")
+    if gap < 0:
+        raise ValueError(f"`gap` must be >= 0, got {gap!r}")
+    return t, gap
+
+
+
+def as_rows(name: str, x: Any) -> torch.Tensor:
+    """``(N, ...)`` tensor as ``(N, D)``: the rows whose equality is checked."""
+    check_tensor(name, x)
+    if x.ndim == 0 or x.dtype.is_complex:
+        raise ValueError(f"`{name}` must be a real tensor with a row dimension, got {describe(x)}")
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
