@@ -78,7 +78,7 @@ def main() -> None:
         f"SMOTE n={n} d=32 10:1, k=5",
         "imblearn SMOTE",
         lambda: SMOTE(k_neighbors=5, random_state=0).fit_resample(x, y),
-        lambda: smote(xt, yt, k_neighbors=5, seed=0),
+        lambda: smote(xt, yt, k_neighbors=5, generator=torch.Generator(xt.device).manual_seed(0)),
     )
     notes.append(f"SMOTE per-class counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
 
@@ -102,14 +102,14 @@ def main() -> None:
         f"random over-sampling {n} x 32",
         "imblearn RandomOverSampler",
         lambda: RandomOverSampler(random_state=0).fit_resample(x, y),
-        lambda: random_oversample(xt, yt, seed=0),
+        lambda: random_oversample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
     notes.append(f"over-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
     (_, yp), (_, yo) = case(
         f"random under-sampling {n} x 32",
         "imblearn RandomUnderSampler",
         lambda: RandomUnderSampler(random_state=0).fit_resample(x, y),
-        lambda: random_undersample(xt, yt, seed=0),
+        lambda: random_undersample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
     notes.append(f"under-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
 

@@ -108,8 +108,14 @@ def load_digits_tensors() -> tuple[Tensor, Tensor]:
 def long_tailed_split(x: Tensor, y: Tensor, *, imbalance_ratio: float, test_size: float, seed: int) -> Split:
     """A balanced stratified test split, then a long tail cut from the rest."""
     train, test = stratified_split(y, test_size=test_size, seed=seed)
-    keep = train[long_tail_indices(y[train], imbalance_ratio=imbalance_ratio, profile="exponential", seed=seed)]
+    keep = train[long_tail_indices(y[train], imbalance_ratio=imbalance_ratio, profile="exponential",
+                                     generator=torch.Generator().manual_seed(seed))]
     return Split(x[keep], y[keep], x[test], y[test])
+
+
+def _generator(seed: int, like: Tensor) -> torch.Generator:
+    """A seeded generator on ``like``'s device (resampling draws on the data's device)."""
+    return torch.Generator(like.device).manual_seed(seed)
 
 
 def smote_long_tail(x: Tensor, y: Tensor, *, k_neighbors: int = 5, seed: int) -> tuple[Tensor, Tensor]:
@@ -128,9 +134,9 @@ def smote_long_tail(x: Tensor, y: Tensor, *, k_neighbors: int = 5, seed: int) ->
     xs, ys = [x], [y]
     for k, strategy in sorted(groups.items()):
         if k == 0:
-            xr, yr = random_oversample(x, y, sampling_strategy=strategy, seed=seed)
+            xr, yr = random_oversample(x, y, sampling_strategy=strategy, generator=_generator(seed, x))
         else:
-            xr, yr = smote(x, y, k_neighbors=k, sampling_strategy=strategy, seed=seed + k)
+            xr, yr = smote(x, y, k_neighbors=k, sampling_strategy=strategy, generator=_generator(seed + k, x))
         xs.append(xr[len(y):])
         ys.append(yr[len(y):])
     return torch.cat(xs), torch.cat(ys)
@@ -189,7 +195,7 @@ def train(strategy: str, split: Split, *, steps: int, batch_size: int, lr: float
     """Train one MLP with one strategy for ``steps`` Adam steps."""
     x, y = split.x_train, split.y_train
     if strategy == "oversample":
-        x, y = random_oversample(x, y, seed=seed)
+        x, y = random_oversample(x, y, generator=_generator(seed, x))
     elif strategy == "smote":
         x, y = smote_long_tail(x, y, seed=seed)
     model = make_model(seed, device)

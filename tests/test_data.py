@@ -20,10 +20,10 @@ def test_long_tail_counts_step():
 def test_long_tail_indices_counts_and_determinism():
     y = torch.arange(5).repeat_interleave(200)
     y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(1))]
-    idx = long_tail_indices(y, imbalance_ratio=20, seed=3)
+    idx = long_tail_indices(y, imbalance_ratio=20, generator=torch.Generator().manual_seed(3))
     assert torch.bincount(y[idx]).tolist() == long_tail_counts(5, 200, imbalance_ratio=20)
-    assert torch.equal(idx, long_tail_indices(y, imbalance_ratio=20, seed=3))
-    assert not torch.equal(idx, long_tail_indices(y, imbalance_ratio=20, seed=4))
+    assert torch.equal(idx, long_tail_indices(y, imbalance_ratio=20, generator=torch.Generator().manual_seed(3)))
+    assert not torch.equal(idx, long_tail_indices(y, imbalance_ratio=20, generator=torch.Generator().manual_seed(4)))
     assert len(torch.unique(idx)) == len(idx)
 
 
@@ -34,7 +34,7 @@ def test_long_tail_indices_uniform_within_class():
     hits = torch.zeros(200)
     runs = 2000
     for s in range(runs):
-        hits[long_tail_indices(y, imbalance_ratio=10, seed=s)] += 1
+        hits[long_tail_indices(y, imbalance_ratio=10, generator=torch.Generator().manual_seed(s))] += 1
     freq = hits[100:] / runs
     se = (0.1 * 0.9 / runs) ** 0.5
     assert (freq - 0.1).abs().max() < 5 * se
@@ -60,10 +60,10 @@ def test_long_tail_indices_errors(kwargs, err, match):
 
 
 def test_make_imbalanced_classification():
-    x, y = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, seed=0, dtype=torch.float64)
+    x, y = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert x.shape == (1001, 4) and x.dtype == torch.float64 and y.dtype == torch.int64
     assert torch.bincount(y).tolist() == [501, 300, 200]  # largest remainder
-    x2, y2 = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, seed=0, dtype=torch.float64)
+    x2, y2 = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.equal(x, x2) and torch.equal(y, y2)
     # centres are class_sep from the origin: class means within 4 standard errors of norm 2
     for c in range(3):

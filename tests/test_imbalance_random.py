@@ -19,7 +19,7 @@ def dataset(device, n_major=40, n_minor=10, shape=(3,), dtype=torch.float32, see
 def test_oversample_originals_first_then_copies_of_the_class(device, dtype):
     x, y = dataset(device, dtype=dtype)
     x0, y0, version = x.clone(), y.clone(), x._version
-    xr, yr, idx = random_oversample(x, y, seed=1, return_indices=True)
+    xr, yr, idx = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(1), return_indices=True)
     assert xr.shape == (80, 3) and yr.shape == (80,) and idx.shape == (80,)
     assert xr.dtype == dtype and yr.dtype == y.dtype and xr.device == x.device and idx.dtype == torch.long
     assert torch.equal(xr[:50], x) and torch.equal(yr[:50], y)
@@ -33,7 +33,7 @@ def test_oversample_images_uint8_and_class_order(device):
     g = torch.Generator().manual_seed(2)
     x = torch.randint(0, 256, (30, 3, 4, 4), generator=g, dtype=torch.uint8).to(device)
     y = torch.tensor([2] * 15 + [0] * 5 + [1] * 10, dtype=torch.int32).to(device)
-    xr, yr, idx = random_oversample(x, y, seed=0, return_indices=True)
+    xr, yr, idx = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(0), return_indices=True)
     assert xr.shape == (45, 3, 4, 4) and xr.dtype == torch.uint8 and yr.dtype == torch.int32
     assert yr[30:].tolist() == [0] * 10 + [1] * 5  # new rows by ascending label, as imbalanced-learn
     assert torch.equal(xr, x[idx])
@@ -43,7 +43,7 @@ def test_oversample_draws_uniformly_within_the_class():
     scipy_stats = pytest.importorskip("scipy.stats")
     x = torch.arange(220.0)[:, None]
     y = torch.cat([torch.zeros(200, dtype=torch.long), torch.ones(20, dtype=torch.long)])
-    _, _, idx = random_oversample(x, y, sampling_strategy={1: 20 + 20_000}, seed=3, return_indices=True)
+    _, _, idx = random_oversample(x, y, sampling_strategy={1: 20 + 20_000}, generator=torch.Generator(x.device).manual_seed(3), return_indices=True)
     picks = torch.bincount(idx[220:] - 200, minlength=20)
     # chi-square goodness of fit to uniform over the 20 minority rows, alpha = 0.001
     assert scipy_stats.chisquare(picks.numpy()).pvalue > 1e-3
@@ -51,21 +51,21 @@ def test_oversample_draws_uniformly_within_the_class():
 
 def test_seeds_reproduce_and_differ(device):
     x, y = dataset(device)
-    a = random_oversample(x, y, seed=5, return_indices=True)[2]
-    b = random_oversample(x, y, seed=5, return_indices=True)[2]
-    c = random_oversample(x, y, seed=6, return_indices=True)[2]
+    a = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(5), return_indices=True)[2]
+    b = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(5), return_indices=True)[2]
+    c = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(6), return_indices=True)[2]
     assert torch.equal(a, b) and not torch.equal(a, c)
-    u1 = random_undersample(x, y, seed=5, return_indices=True)[2]
-    u2 = random_undersample(x, y, seed=5, return_indices=True)[2]
-    u3 = random_undersample(x, y, seed=6, return_indices=True)[2]
+    u1 = random_undersample(x, y, generator=torch.Generator(x.device).manual_seed(5), return_indices=True)[2]
+    u2 = random_undersample(x, y, generator=torch.Generator(x.device).manual_seed(5), return_indices=True)[2]
+    u3 = random_undersample(x, y, generator=torch.Generator(x.device).manual_seed(6), return_indices=True)[2]
     assert torch.equal(u1, u2) and not torch.equal(u1, u3)
-    random_oversample(x, y)  # seed=None draws a fresh seed
+    random_oversample(x, y)  # generator=None: a fresh OS-seeded generator
 
 
 def test_undersample_subset_in_original_order(device, dtype):
     x, y = dataset(device, dtype=dtype)
     x0 = x.clone()
-    xr, yr, idx = random_undersample(x, y, seed=1, return_indices=True)
+    xr, yr, idx = random_undersample(x, y, generator=torch.Generator(x.device).manual_seed(1), return_indices=True)
     assert xr.shape == (20, 3) and xr.dtype == dtype and xr.device == x.device
     assert bool((idx.diff() > 0).all())  # original order, no duplicates
     assert torch.equal(xr, x[idx]) and torch.equal(yr, y[idx])
@@ -76,11 +76,11 @@ def test_undersample_subset_in_original_order(device, dtype):
 
 def test_undersample_with_replacement_keeps_duplicates_adjacent(device):
     x, y = dataset(device, n_major=12, n_minor=10)
-    _, yr, idx = random_undersample(x, y, replacement=True, seed=4, return_indices=True)
+    _, yr, idx = random_undersample(x, y, replacement=True, generator=torch.Generator(x.device).manual_seed(4), return_indices=True)
     assert (yr == 0).sum().item() == 10 and bool((idx.diff() >= 0).all())
     # 10 draws from 12 rows with replacement repeat a row with probability 1 - 12!/(2! 12^10) > 0.99
     duplicates = [
-        bool((random_undersample(x, y, replacement=True, seed=s, return_indices=True)[2].diff() == 0).any())
+        bool((random_undersample(x, y, replacement=True, generator=torch.Generator(x.device).manual_seed(s), return_indices=True)[2].diff() == 0).any())
         for s in range(10)
     ]
     assert sum(duplicates) >= 8
@@ -93,7 +93,7 @@ def test_undersample_keeps_each_row_with_equal_probability():
     kept = torch.zeros(20)
     reps = 200
     for seed in range(reps):
-        idx = random_undersample(x, y, seed=seed, return_indices=True)[2]
+        idx = random_undersample(x, y, generator=torch.Generator(x.device).manual_seed(seed), return_indices=True)[2]
         kept += torch.bincount(idx[idx < 20], minlength=20)
     assert kept.sum().item() == 5 * reps
     # each majority row kept in 5/20 of the draws: chi-square over the 20 rows, alpha = 0.001
@@ -105,7 +105,7 @@ def test_large_output_uses_plain_tensors():
     x = torch.randn(40_000, 32)
     y = (torch.arange(40_000) % 10 == 0).long()
     x0 = x.clone()
-    xr, yr, idx = random_oversample(x, y, seed=0, return_indices=True)  # copied in 2 chunks of rows
+    xr, yr, idx = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(0), return_indices=True)  # copied in 2 chunks of rows
     assert xr.shape == (72_000, 32) and xr.is_contiguous() and torch.equal(xr[:40_000], x)
     assert torch.equal(xr, x[idx]) and torch.equal(yr, y[idx])
     xr += 1  # writable, and shares no memory with the input
@@ -118,7 +118,7 @@ def test_flags_are_checked():
         random_oversample(x, y, return_indices=1)
     with pytest.raises(TypeError, match="`replacement`"):
         random_undersample(x, y, replacement="yes")
-    with pytest.raises(ValueError, match="`seed`"):
-        random_oversample(x, y, seed=-1)
-    with pytest.raises(TypeError, match="`seed`"):
-        random_undersample(x, y, seed=1.5)
+    with pytest.raises(TypeError, match="`generator`"):
+        random_oversample(x, y, generator=-1)
+    with pytest.raises(TypeError, match="`generator`"):
+        random_undersample(x, y, generator=1.5)

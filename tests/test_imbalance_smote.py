@@ -34,7 +34,7 @@ def distance_to_valid_segments(new: torch.Tensor, points: torch.Tensor, k: int) 
 @pytest.mark.parametrize("k", [1, 5])
 def test_new_rows_lie_on_segments_to_same_class_neighbours(device, dtype, strategy, k):
     x, y = dataset(device, dtype=dtype)
-    xr, yr = smote(x, y, k_neighbors=k, sampling_strategy=strategy, seed=1)
+    xr, yr = smote(x, y, k_neighbors=k, sampling_strategy=strategy, generator=torch.Generator(x.device).manual_seed(1))
     assert xr.dtype == dtype and xr.device == x.device and yr.dtype == y.dtype
     assert torch.equal(xr[: len(x)], x) and torch.equal(yr[: len(y)], y)
     new_y = yr[len(y) :]
@@ -49,7 +49,7 @@ def test_counts_match_imblearn_and_points_are_new():
     imblearn = pytest.importorskip("imblearn.over_sampling")
     x, y = dataset("cpu")
     _, ref = imblearn.SMOTE(random_state=0).fit_resample(x.numpy(), y.numpy())
-    xr, yr = smote(x, y, seed=0)
+    xr, yr = smote(x, y, generator=torch.Generator(x.device).manual_seed(0))
     assert torch.bincount(yr).tolist() == torch.bincount(torch.from_numpy(ref)).tolist() == [80, 80, 80]
     # u ~ U[0, 1) on distinct rows: new points coincide with no original row
     assert float(torch.cdist(xr[len(x) :], x).min()) > 0
@@ -59,7 +59,7 @@ def test_image_shaped_rows_keep_their_shape(device):
     g = torch.Generator().manual_seed(2)
     x = torch.rand(40, 2, 3, 3, generator=g).to(device)
     y = torch.tensor([0] * 30 + [1] * 10).to(device)
-    xr, yr = smote(x, y, k_neighbors=3, seed=0)
+    xr, yr = smote(x, y, k_neighbors=3, generator=torch.Generator(x.device).manual_seed(0))
     assert xr.shape == (60, 2, 3, 3) and yr.tolist() == [0] * 30 + [1] * 10 + [1] * 20
     gap = distance_to_valid_segments(xr[40:].flatten(1), x[30:].flatten(1), 3)
     assert float(gap.max()) < 1e-5
@@ -70,7 +70,7 @@ def test_steps_are_uniform_and_base_rows_drawn_uniformly():
     # minority at 0, 1 and 3 on a line, k=1: 0 <-> 1 are each other's neighbour, 3 -> 1.
     x = torch.cat([torch.tensor([[0.0], [1.0], [3.0]]), torch.full((3003, 1), 50.0)], 0).double()
     y = torch.tensor([1, 1, 1] + [0] * 3003)
-    new = smote(x, y, k_neighbors=1, seed=7)[0][3006:, 0]
+    new = smote(x, y, k_neighbors=1, generator=torch.Generator(x.device).manual_seed(7))[0][3006:, 0]
     assert len(new) == 3000
     on_right = new > 1  # segment (3, 1): drawn from base row 2 only, P = 1/3
     # binomial(3000, 1/3): mean 1000, sd 25.8; allow 5 sd
@@ -84,16 +84,16 @@ def test_steps_are_uniform_and_base_rows_drawn_uniformly():
 def test_deterministic_untouched_and_memory_bounded(device):
     x, y = dataset(device, dtype=torch.float32)
     x0, y0 = x.clone(), y.clone()
-    a = smote(x, y, seed=3)[0]
-    b = smote(x, y, seed=3, max_bytes=512)[0]  # tiny tiles: same exact neighbours, same draws
-    c = smote(x, y, seed=4)[0]
+    a = smote(x, y, generator=torch.Generator(x.device).manual_seed(3))[0]
+    b = smote(x, y, generator=torch.Generator(x.device).manual_seed(3), max_bytes=512)[0]  # tiny tiles: same exact neighbours, same draws
+    c = smote(x, y, generator=torch.Generator(x.device).manual_seed(4))[0]
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.equal(x, x0) and torch.equal(y, y0)
 
 
 def test_half_precision_rows(device):
     x, y = dataset(device, dtype=torch.float16)
-    xr, yr = smote(x, y, seed=0)
+    xr, yr = smote(x, y, generator=torch.Generator(x.device).manual_seed(0))
     assert xr.dtype == torch.float16 and bool(torch.isfinite(xr).all())
 
 
@@ -120,7 +120,7 @@ def test_bad_inputs_name_the_argument():
         smote(x, y, k_neighbors=0)
     with pytest.raises(TypeError, match="`k_neighbors`"):
         smote(x, y, k_neighbors=True)
-    with pytest.raises(ValueError, match="`seed`"):
-        smote(x, y, seed=-3)
+    with pytest.raises(TypeError, match="`generator`"):
+        smote(x, y, generator=-3)
     with pytest.raises(ValueError, match="`max_bytes`"):
         smote(x, y, max_bytes=0)

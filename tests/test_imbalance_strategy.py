@@ -38,8 +38,8 @@ def test_over_sampling_counts_match_imblearn(strategy, counts):
         strategy = {**strategy, 3: 25}
     _, ref = imblearn.RandomOverSampler(sampling_strategy=strategy, random_state=0).fit_resample(x.numpy(), y.numpy())
     expected = counts_of(torch.from_numpy(ref))
-    assert counts_of(random_oversample(x, y, sampling_strategy=strategy, seed=0)[1]) == expected
-    assert counts_of(smote(x, y, sampling_strategy=strategy, seed=0)[1]) == expected
+    assert counts_of(random_oversample(x, y, sampling_strategy=strategy, generator=torch.Generator(x.device).manual_seed(0))[1]) == expected
+    assert counts_of(smote(x, y, sampling_strategy=strategy, generator=torch.Generator(x.device).manual_seed(0))[1]) == expected
 
 
 @pytest.mark.parametrize("strategy", UNDER)
@@ -52,25 +52,25 @@ def test_under_sampling_counts_match_imblearn(strategy, counts):
     if isinstance(strategy, dict) and len(counts) == 4:
         strategy = {**strategy, 3: 25}
     _, ref = imblearn.RandomUnderSampler(sampling_strategy=strategy, random_state=0).fit_resample(x.numpy(), y.numpy())
-    ours = random_undersample(x, y, sampling_strategy=strategy, seed=0)[1]
+    ours = random_undersample(x, y, sampling_strategy=strategy, generator=torch.Generator(x.device).manual_seed(0))[1]
     assert counts_of(ours) == counts_of(torch.from_numpy(ref))
 
 
 def test_ties_go_to_the_lowest_label_and_any_integer_labels():
     # classes -3 and 7 tie for the majority: imbalanced-learn picks the lowest (-3) as majority
     x, y = dataset([20, 20, 5], labels=[7, -3, 1000])
-    assert counts_of(random_oversample(x, y, seed=0)[1]) == {-3: 20, 7: 20, 1000: 20}
-    assert counts_of(random_oversample(x, y, sampling_strategy="minority", seed=0)[1]) == {-3: 20, 7: 20, 1000: 20}
-    assert counts_of(random_undersample(x, y, sampling_strategy="majority", seed=0)[1]) == {-3: 5, 7: 20, 1000: 5}
+    assert counts_of(random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(0))[1]) == {-3: 20, 7: 20, 1000: 20}
+    assert counts_of(random_oversample(x, y, sampling_strategy="minority", generator=torch.Generator(x.device).manual_seed(0))[1]) == {-3: 20, 7: 20, 1000: 20}
+    assert counts_of(random_undersample(x, y, sampling_strategy="majority", generator=torch.Generator(x.device).manual_seed(0))[1]) == {-3: 5, 7: 20, 1000: 5}
     # sparse label range (unique path) and int8 labels
     x, y = dataset([9, 4], labels=[2**40, 5])
-    assert counts_of(random_oversample(x, y, seed=0)[1]) == {5: 9, 2**40: 9}
+    assert counts_of(random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(0))[1]) == {5: 9, 2**40: 9}
     x, y = dataset([9, 4], labels=[-128, 127])  # int8 extremes: the shifted range must not wrap
-    yr = random_oversample(x, y.to(torch.int8), seed=0)[1]
+    yr = random_oversample(x, y.to(torch.int8), generator=torch.Generator(x.device).manual_seed(0))[1]
     assert yr.dtype == torch.int8 and counts_of(yr) == {-128: 9, 127: 9}
     # more than 8 classes: rows found through one stable sort instead of one pass per class
     x, y = dataset([12, 3, 4, 5, 6, 7, 8, 9, 10, 11], labels=list(range(100, 110)))
-    xr, yr, idx = random_oversample(x, y, seed=0, return_indices=True)
+    xr, yr, idx = random_oversample(x, y, generator=torch.Generator(x.device).manual_seed(0), return_indices=True)
     assert counts_of(yr) == {c: 12 for c in range(100, 110)} and torch.equal(yr, y[idx])
 
 

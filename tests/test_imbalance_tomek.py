@@ -94,3 +94,13 @@ def test_bad_inputs_name_the_argument():
         remove_tomek_links(x, y, return_indices=None)
     with pytest.raises(ValueError, match="`max_bytes`"):
         tomek_links(x, y, max_bytes=0)
+
+
+def test_links_do_not_change_when_float32_data_are_scaled_to_1e19():
+    # squared norms of 1e19-sized float32 rows overflow: 2 links were found instead of 12
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 6, generator=g, dtype=torch.float64)
+    y = (torch.rand(400, generator=g) < 0.3).long()
+    reference = tomek_links(x, y, sampling_strategy="all")
+    for scale in (1e19, 1e-19):
+        assert torch.equal(tomek_links((x * scale).float(), y, sampling_strategy="all"), reference)

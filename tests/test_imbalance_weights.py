@@ -189,3 +189,16 @@ def test_errors_name_the_argument():
         deferred_class_weights(-1, start_epoch=0, counts=COUNTS)
     with pytest.raises(ValueError, match="`start_epoch`"):
         DeferredReweighting(start_epoch=-1, counts=COUNTS)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "err"), [(torch.int64, TypeError), ("float32", TypeError), (torch.bool, TypeError)]
+)
+def test_dtype_must_be_a_floating_torch_dtype(dtype, err):
+    # an integer dtype used to truncate the weights; a string failed with "Invalid device string"
+    y = torch.tensor([0, 0, 0, 1])
+    with pytest.raises(err, match="`dtype`"):
+        class_weights(y, dtype=dtype)
+    with pytest.raises(err, match="`dtype`"):
+        sample_weights(y, dtype=dtype)
+    assert class_weights(y, dtype=torch.float64).dtype == torch.float64

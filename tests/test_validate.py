@@ -119,19 +119,6 @@ def test_resolve_replicas_rank_and_device():
         resolve_device("not-a-device")
 
 
-def test_worker_threads_restores_torch_threads_and_runs_every_task():
-    from torch_mlsd._threads import run_tasks, worker_threads
-
-    before = torch.get_num_threads()
-    done = []
-    with worker_threads(torch.device("cpu")) as workers:
-        assert workers == before and torch.get_num_threads() == (1 if before > 1 else before)
-        with worker_threads(torch.device("cpu")) as inner:  # nested: shares the outer workers
-            assert inner == workers
-        run_tasks([lambda i=i: done.append(i) for i in range(10)], workers)
-    assert sorted(done) == list(range(10)) and torch.get_num_threads() == before
-
-
 def test_assert_values_raises_value_error_on_cpu_without_host_read() -> None:
     from tests._host_reads import host_reads
     from torch_mlsd._validate import assert_values
@@ -146,3 +133,15 @@ def test_host_reads_detects_item() -> None:
     from tests._host_reads import host_reads
 
     assert host_reads(lambda: torch.tensor([1.0]).sum().item()) == ["aten._local_scalar_dense.default"]
+
+
+def test_resolve_generator_checks_type_and_device() -> None:
+    from torch_mlsd._random import resolve_generator
+
+    g = torch.Generator().manual_seed(5)
+    assert resolve_generator(g) is g and resolve_generator(g, None) is g
+    assert isinstance(resolve_generator(None), torch.Generator)
+    with pytest.raises(TypeError, match="`generator` must be a torch.Generator or None, got int"):
+        resolve_generator(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`gen` must be on the data's device meta"):
+        resolve_generator(g, "meta", name="gen")

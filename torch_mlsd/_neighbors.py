@@ -18,30 +18,28 @@ How it is fast:
 * ``k > 1`` pre-filters each tile's rows by group minima before ``topk`` (`_smallest`).
 * The returned values are recomputed exactly from the rows themselves, and the
   neighbours re-sorted by them.
-* On the CPU the tiles are independent tasks spread over ``torch.get_num_threads()``
-  Python threads, each running torch single-threaded (see `worker_threads`).
+* The rows are scaled by one power of two first (exact in floating point), so that
+  squared norms neither overflow nor underflow: scaling the data never changes the
+  neighbours, even for float32 features of magnitude 1e19 or 1e-19.
+* The tiles run one after another, each a single torch op that uses torch's own
+  intra-op threads: the process's thread settings are the user's and are never changed.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from functools import partial
 from typing import Literal
 
 import torch
 
-from ._threads import run_tasks, worker_threads
 from ._validate import check_bool, check_choice, check_finite, check_int, check_tensor
 
 __all__ = ["knn"]
 
 Metric = Literal["euclidean", "cosine"]
 
-# Largest tile of scores. CPU: small enough to stay in cache (on a 2-core EPYC, 1 MiB L2
-# per core, 32 MiB L3: 1-8 MiB run equally fast single-threaded, 16 MiB 40% and 32 MiB 80%
-# slower), large enough to keep the number of parallel regions (one barrier each) low.
-# GPU: big tiles amortise the kernel launches.
+# Largest tile of scores. CPU: a few MiB, so that a tile is reused from cache by the
+# reductions that follow its matrix product; GPU: big tiles amortise the kernel launches.
 _CPU_TILE_BYTES = 8 * 2**20
 _GPU_TILE_BYTES = 256 * 2**20
 _MIN_ROWS = 64
@@ -76,9 +74,7 @@ def knn(
         ``(values, indices)``, each ``(Q, k)``, sorted nearest first; ``values`` in the
         input dtype, ``indices`` int64, both on the input device. float16/bfloat16
         inputs are computed in float32. Neighbours at exactly equal distance may come
-        back in either order. On the CPU the tiles run
-        on ``torch.get_num_threads()`` Python threads, torch single-threaded meanwhile
-        (see `worker_threads`).
+        back in either order.
 
     Example:
         >>> x = torch.tensor([[0.0], [1.0], [3.0]])
@@ -106,25 +102,37 @@ def knn(
         raise ValueError(f"`reference` must have more than {k} rows, got {reference.shape[0]}")
     if exclude_self and query.shape[0] != reference.shape[0]:
         raise ValueError("`exclude_self` needs `query` and `reference` to be the same rows")
-    with worker_threads(query.device) as workers:
-        check_finite("query", query)
-        check_finite("reference", reference)
-        if query.shape[0] == 0:
-            return query.new_empty((0, k)), torch.empty((0, k), dtype=torch.long, device=query.device)
-        symmetric = _same_rows(query, reference)
-        dtype = query.dtype
-        work = torch.float32 if query.element_size() < 4 else dtype
-        query, reference = query.to(work), reference.to(work)
-        a, b = _operands(query, reference, metric, symmetric)
-        cap = _GPU_TILE_BYTES if query.device.type == "cuda" else _CPU_TILE_BYTES
-        tile = max(1, min(max_bytes, cap) // a.element_size())
-        if k == 1:
-            nearest = _nearest(a, b, symmetric=symmetric, exclude_self=exclude_self, tile=tile, workers=workers)
-            indices = nearest[:, None]
-        else:
-            indices = _k_nearest(a, b, k, exclude_self=exclude_self, tile=tile, workers=workers)
-        values, indices = _exact_values(query, reference, indices, metric, max_bytes)
-        return values.to(dtype), indices
+    check_finite("query", query)
+    check_finite("reference", reference)
+    if query.shape[0] == 0:
+        return query.new_empty((0, k)), torch.empty((0, k), dtype=torch.long, device=query.device)
+    symmetric = _same_rows(query, reference)
+    dtype = query.dtype
+    work = torch.float32 if query.element_size() < 4 else dtype
+    scale = _power_of_two_scale(query, reference)
+    query = query.to(work) * scale
+    reference = query if symmetric else reference.to(work) * scale
+    a, b = _operands(query, reference, metric, symmetric)
+    cap = _GPU_TILE_BYTES if query.device.type == "cuda" else _CPU_TILE_BYTES
+    tile = max(1, min(max_bytes, cap) // a.element_size())
+    if k == 1:
+        indices = _nearest(a, b, symmetric=symmetric, exclude_self=exclude_self, tile=tile)[:, None]
+    else:
+        indices = _k_nearest(a, b, k, exclude_self=exclude_self, tile=tile)
+    values, indices = _exact_values(query, reference, indices, metric, max_bytes)
+    if metric == "euclidean":
+        values = values / scale
+    return values.to(dtype), indices
+
+
+def _power_of_two_scale(query: torch.Tensor, reference: torch.Tensor) -> float:
+    """``2**-e`` that brings the largest magnitude into ``[0.5, 1)``: exact, and squared
+    norms of the scaled rows can neither overflow nor underflow to zero."""
+    largest = max(float(query.abs().amax()) if query.numel() else 0.0,
+                  float(reference.abs().amax()) if reference.numel() else 0.0)
+    if largest == 0.0:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(largest)[1])
 
 
 def _same_rows(query: torch.Tensor, reference: torch.Tensor) -> bool:
@@ -166,55 +174,36 @@ def _tile_shape(n_rows: int, n_cols: int, elems: int, *, square: bool) -> tuple[
     return rows, min(n_cols, max(1, elems // rows))
 
 
-class _Buffers:
-    """One reusable tile buffer per worker thread: a fresh allocation per tile page-faults."""
-
-    def __init__(self, like: torch.Tensor, numel: int) -> None:
-        self._like, self._numel, self._local = like, numel, threading.local()
-
-    def get(self) -> torch.Tensor:
-        if getattr(self._local, "buffer", None) is None:
-            self._local.buffer = self._like.new_empty(self._numel)
-        return self._local.buffer
-
-
 def _scores(a: torch.Tensor, b: torch.Tensor, buffer: torch.Tensor) -> torch.Tensor:
     """``a @ b.T`` written into (a prefix of) a reused buffer."""
     out = buffer[: a.shape[0] * b.shape[0]].view(a.shape[0], b.shape[0])
     return torch.mm(a, b.T, out=out)
 
 
-def _nearest(
-    a: torch.Tensor, b: torch.Tensor, *, symmetric: bool, exclude_self: bool, tile: int, workers: int
-) -> torch.Tensor:
-    """Index of the nearest ``b`` row of every ``a`` row, ``(Q,)`` int64, whatever the thread order."""
+def _nearest(a: torch.Tensor, b: torch.Tensor, *, symmetric: bool, exclude_self: bool, tile: int) -> torch.Tensor:
+    """Index of the nearest ``b`` row of every ``a`` row, ``(Q,)`` int64."""
     n_q, n_r = a.shape[0], b.shape[0]
     rows, cols = _tile_shape(n_q, n_r, tile, square=symmetric)
     best = torch.full((n_q,), math.inf, dtype=a.dtype, device=a.device)
     block = torch.zeros(n_q, dtype=torch.long, device=a.device)  # column tile holding the best
-    locks = [threading.Lock() for _ in range(0, n_q, rows)]  # one per row block of `best`
-    buffers = _Buffers(a, rows * cols)
+    buffer = a.new_empty(rows * cols)  # reused: a fresh allocation per tile page-faults
 
     def keep_min(r0: int, candidate: torch.Tensor, tile_index: int) -> None:
-        with locks[r0 // rows]:
-            _keep_min(best[r0 : r0 + len(candidate)], block[r0 : r0 + len(candidate)], candidate, tile_index)
+        _keep_min(best[r0 : r0 + len(candidate)], block[r0 : r0 + len(candidate)], candidate, tile_index)
 
-    def row_block(i0: int) -> None:
-        i1, buffer = min(n_q, i0 + rows), buffers.get()
+    for i0 in range(0, n_q, rows):
         for j0 in range(i0 if symmetric else 0, n_r, cols):
-            s = _scores(a[i0:i1], b[j0 : j0 + cols], buffer)
+            s = _scores(a[i0 : i0 + rows], b[j0 : j0 + cols], buffer)
             if exclude_self:
                 _mask_self(s, i0, j0)
             keep_min(i0, s.amin(1), j0 // cols)
             if symmetric and j0 != i0:  # square tiles: the column minima serve rows j0..
                 keep_min(j0, s.amin(0), i0 // cols)
-
-    run_tasks([partial(row_block, i0) for i0 in range(0, n_q, rows)], workers)
-    return _locate(a, b, block, rows=rows, cols=cols, exclude_self=exclude_self, buffers=buffers, workers=workers)
+    return _locate(a, b, block, rows=rows, cols=cols, exclude_self=exclude_self, buffer=buffer)
 
 
 def _keep_min(best: torch.Tensor, block: torch.Tensor, candidate: torch.Tensor, tile: int) -> None:
-    # on a tie the lower tile wins, whatever order the tiles arrive in
+    # on a tie the lower tile wins
     better = (candidate < best) | ((candidate == best) & (block > tile))
     torch.minimum(best, candidate, out=best)
     block.masked_fill_(better, tile)
@@ -228,57 +217,50 @@ def _locate(
     rows: int,
     cols: int,
     exclude_self: bool,
-    buffers: _Buffers,
-    workers: int,
+    buffer: torch.Tensor,
 ) -> torch.Tensor:
     """Second pass of ``k == 1``: the argmin inside the one column tile that holds it."""
     index = torch.empty(a.shape[0], dtype=torch.long, device=a.device)
     order = torch.argsort(block)
     sizes = torch.bincount(block, minlength=math.ceil(b.shape[0] / cols)).tolist()
 
-    def locate(sel: torch.Tensor, j0: int) -> None:
-        s = _scores(a[sel], b[j0 : j0 + cols], buffers.get())
-        if exclude_self:
-            own = ((sel >= j0) & (sel < j0 + s.shape[1])).nonzero().squeeze(1)
-            s[own, sel[own] - j0] = math.inf
-        index[sel] = s.min(1).indices + j0
-
-    tasks, start = [], 0
+    start = 0
     for tile, size in enumerate(sizes):
+        j0 = tile * cols
         for c0 in range(start, start + size, rows):
-            tasks.append(partial(locate, order[c0 : min(start + size, c0 + rows)], tile * cols))
+            sel = order[c0 : min(start + size, c0 + rows)]
+            s = _scores(a[sel], b[j0 : j0 + cols], buffer)
+            if exclude_self:
+                own = ((sel >= j0) & (sel < j0 + s.shape[1])).nonzero().squeeze(1)
+                s[own, sel[own] - j0] = math.inf
+            index[sel] = s.min(1).indices + j0
         start += size
-    run_tasks(tasks, workers)
     return index
 
 
-def _k_nearest(
-    a: torch.Tensor, b: torch.Tensor, k: int, *, exclude_self: bool, tile: int, workers: int
-) -> torch.Tensor:
+def _k_nearest(a: torch.Tensor, b: torch.Tensor, k: int, *, exclude_self: bool, tile: int) -> torch.Tensor:
     """Indices of the ``k`` nearest ``b`` rows of every ``a`` row, ``(Q, k)``, unsorted."""
     n_q, n_r = a.shape[0], b.shape[0]
     rows, cols = _tile_shape(n_q, n_r, tile, square=False)
-    buffers = _Buffers(a, rows * cols)
+    buffer = a.new_empty(rows * cols)
     out = torch.empty((n_q, k), dtype=torch.long, device=a.device)
-
-    def row_block(i0: int) -> None:
-        i1, buffer = min(n_q, i0 + rows), buffers.get()
-        best_v = best_i = None
+    for i0 in range(0, n_q, rows):
+        i1 = min(n_q, i0 + rows)
+        best_v: torch.Tensor | None = None
+        best_i: torch.Tensor | None = None
         for j0 in range(0, n_r, cols):
             s = _scores(a[i0:i1], b[j0 : j0 + cols], buffer)
             if exclude_self:
                 _mask_self(s, i0, j0)
             v, i = _smallest(s, k)
             i += j0
-            if best_v is not None:
+            if best_v is not None and best_i is not None:
                 v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
                 if v.shape[1] > k:
                     v, pos = v.topk(k, dim=1, largest=False, sorted=False)
                     i = i.gather(1, pos)
             best_v, best_i = v, i
         out[i0:i1] = best_i
-
-    run_tasks([partial(row_block, i0) for i0 in range(0, n_q, rows)], workers)
     return out
 
 

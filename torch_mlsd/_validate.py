@@ -30,6 +30,7 @@ __all__ = [
     "assert_values",
     "show_items",
     "as_id_set",
+    "check_float_dtype",
 ]
 
 
@@ -97,6 +98,18 @@ def check_float(
         raise ValueError(f"`{name}` must be {'>' if min_open else '>='} {min}, got {value!r}")
     if max is not None and (value > max or (max_open and value == max)):
         raise ValueError(f"`{name}` must be {'<' if max_open else '<='} {max}, got {value!r}")
+    return value
+
+
+def check_float_dtype(name: str, value: Any, *, allow_none: bool = False) -> torch.dtype | None:
+    """Check that ``value`` is a floating ``torch.dtype`` (not a string, not an integer
+    dtype that would truncate the result); return it."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"`{name}` must be a torch.dtype such as torch.float32, got {describe(value)}")
+    if not value.is_floating_point:
+        raise TypeError(f"`{name}` must be a floating dtype, got {value}")
     return value
 
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 import torch
 
-from .._random import make_generator, new_seed
-from .._validate import check_choice, check_float, check_int, check_seed, check_tensor
+from .._random import resolve_generator
+from .._validate import check_choice, check_float, check_int, check_tensor
 
 __all__ = ["long_tail_counts", "long_tail_indices"]
 
@@ -46,7 +46,7 @@ def long_tail_indices(
     imbalance_ratio: float,
     profile: Profile = "exponential",
     max_count: int | None = None,
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Indices of a long-tailed subset of a labelled data set.
 
@@ -59,14 +59,15 @@ def long_tail_indices(
         imbalance_ratio: largest over smallest class count (e.g. 100).
         profile: ``"exponential"`` or ``"step"``.
         max_count: count of class 0.
-        seed: seed for the choice (``None`` draws one).
+        generator: CPU generator of the choice (``None``: a fresh OS-seeded one); the
+            same generator state gives the same subset on every device.
 
     Returns:
         ``(M,)`` int64 indices into ``labels``, sorted ascending, on ``labels``' device.
 
     Example:
         >>> y = torch.arange(3).repeat_interleave(100)
-        >>> idx = long_tail_indices(y, imbalance_ratio=10, seed=0)
+        >>> idx = long_tail_indices(y, imbalance_ratio=10, generator=torch.Generator().manual_seed(0))
         >>> torch.bincount(y[idx]).tolist()
         [100, 31, 10]
     """
@@ -86,8 +87,7 @@ def long_tail_indices(
     if too_many:
         c = too_many[0]
         raise ValueError(f"`max_count` must allow class {c} to keep {counts[c]} examples, but it has only {int(present[c])}")
-    seed = check_seed("seed", seed)
-    g = make_generator(new_seed() if seed is None else seed)
+    g = resolve_generator(generator)
     # One random key per example; within each class the smallest keys are kept.
     keys = torch.rand(labels.numel(), generator=g, dtype=torch.float64)
     order = torch.argsort(labels.cpu().double() * 2.0 + keys)  # classes contiguous, shuffled inside

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .._random import make_generator, new_seed
-from .._validate import check_float, check_int, check_nonnegative_weights, check_seed
+from .._random import resolve_generator
+from .._validate import check_float, check_float_dtype, check_int, check_nonnegative_weights
 
 __all__ = ["make_imbalanced_classification"]
 
@@ -19,7 +19,7 @@ def make_imbalanced_classification(
     num_features: int = 2,
     class_sep: float = 2.0,
     noise: float = 1.0,
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian blobs with given class proportions.
@@ -34,14 +34,14 @@ def make_imbalanced_classification(
         num_features: ``D``.
         class_sep: distance of each class centre from the origin.
         noise: per-feature standard deviation around the centre.
-        seed: ``None`` draws one from the OS.
+        generator: CPU generator of the draws (``None``: a fresh OS-seeded one).
         dtype: floating dtype of ``x``.
 
     Returns:
         ``x`` of shape ``(N, D)`` and ``y`` of shape ``(N,)`` int64, on the CPU.
 
     Example:
-        >>> x, y = make_imbalanced_classification(1000, [0.99, 0.01], seed=0)
+        >>> x, y = make_imbalanced_classification(1000, [0.99, 0.01], generator=torch.Generator().manual_seed(0))
         >>> x.shape, torch.bincount(y).tolist()
         (torch.Size([1000, 2]), [990, 10])
     """
@@ -49,11 +49,9 @@ def make_imbalanced_classification(
     d = check_int("num_features", num_features, min=1)
     check_float("class_sep", class_sep, min=0.0)
     check_float("noise", noise, min=0.0)
-    if not dtype.is_floating_point:
-        raise TypeError(f"`dtype` must be a floating dtype, got {dtype}")
+    check_float_dtype("dtype", dtype)
     p = check_nonnegative_weights("class_proportions", class_proportions)
-    seed = check_seed("seed", seed)
-    g = make_generator(new_seed() if seed is None else seed)
+    g = resolve_generator(generator)
 
     exact = p / p.sum() * n
     counts = exact.floor().long()

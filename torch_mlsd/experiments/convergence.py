@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -295,8 +294,8 @@ def run_ordering_experiment(
         skip: fraction of the first epochs left out of the slope fits (default 0.1).
         progress: called as ``progress(epochs_done, epochs)`` after every epoch.
 
-    On the CPU the loop runs with ``torch.set_num_threads(1)`` (restored afterwards): the
-    per-step tensors are tiny, and thread hand-offs would cost more than the arithmetic.
+    The per-step tensors are tiny: on a many-core CPU, ``torch.set_num_threads(1)`` in
+    *your* program (this function never changes it) can make the loop faster.
 
     Returns:
         :class:`OrderingResult`.
@@ -334,39 +333,20 @@ def run_ordering_experiment(
     gaps = torch.empty(epochs, len(samplers), dtype=torch.float64)
     best = problem.minimum()
     start = time.perf_counter()
-    with _one_cpu_thread(torch.device(problem.device)):
-        for epoch in range(epochs):
-            for sampler in samplers:
-                sampler.set_epoch(epoch)
-            indices = torch.stack([s.epoch_indices() for s in samplers]).to(problem.device)
-            t0 = epoch * problem.n
-            problem.sgd_epoch(w, indices, [a / (t + b) for t in range(t0, t0 + problem.n)])
-            gaps[epoch] = (problem.objective(w) - best).to("cpu", torch.float64)
-            if progress is not None:
-                progress(epoch + 1, epochs)
+    for epoch in range(epochs):
+        for sampler in samplers:
+            sampler.set_epoch(epoch)
+        indices = torch.stack([s.epoch_indices() for s in samplers]).to(problem.device)
+        t0 = epoch * problem.n
+        problem.sgd_epoch(w, indices, [a / (t + b) for t in range(t0, t0 + problem.n)])
+        gaps[epoch] = (problem.objective(w) - best).to("cpu", torch.float64)
+        if progress is not None:
+            progress(epoch + 1, epochs)
     seconds = time.perf_counter() - start
     gaps = gaps.view(epochs, len(orders), runs)
     mean_gap = {o: gaps[:, i].mean(1) for i, o in enumerate(orders)}
     slopes = {o: fit_loglog_slope(c, skip) if bool((c > 0).all()) else math.nan for o, c in mean_gap.items()}
     return OrderingResult(tuple(orders), gaps, mean_gap, slopes, skip, seconds)
-
-
-@contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """On the CPU, run with one intra-op thread and restore the setting afterwards.
-
-    The tensors are tiny: handing them to a second thread costs more than the arithmetic,
-    and on a busy machine a parallel region waits milliseconds for its threads.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_orders(orders: Sequence[str]) -> tuple[str, ...]:

@@ -5,11 +5,9 @@ Weights: :func:`class_weights`, :func:`sample_weights`, :func:`class_counts`,
 ``(x_resampled, y_resampled)`` like imbalanced-learn's ``fit_resample``, with the same
 ``sampling_strategy`` semantics, for rows of any shape, on the tensors' device.
 
-On the CPU a resampling call runs torch single-threaded and spreads its independent
-pieces (neighbour-search tiles, chunks of the output copy) over
-``torch.get_num_threads()`` Python threads; ``torch.get_num_threads()`` reads 1 during
-the call and is restored after. This keeps it fast on a machine whose cores other
-processes (or DataLoader workers) also use.
+Resampling functions take ``generator`` (see ``torch_mlsd._random`` for the contract);
+draws happen on the data's device. They use torch's own intra-op threads and never
+change the process's thread settings.
 """
 
 from ._common import SamplingStrategy

@@ -7,22 +7,18 @@ import itertools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Literal, Union
 
 import numpy as np
 import torch
 
-from .._threads import run_tasks
-from .._random import make_generator, new_seed
-from .._validate import check_choice, check_float, check_int, check_same_length, check_seed, check_tensor, describe
+from .._validate import check_choice, check_float, check_int, check_same_length, check_tensor, describe
 
 __all__ = [
     "SamplingStrategy",
     "ClassIndex",
     "check_xy",
     "resolve_sampling_strategy",
-    "generator_for",
     "new_rows",
     "take_rows",
     "resampled",
@@ -176,29 +172,14 @@ def _check_class(c: object, stats: dict[int, int], name: str) -> int:
     return c  # type: ignore[return-value]
 
 
-def generator_for(seed: int | None, device: torch.device) -> torch.Generator:
-    """Checked ``seed`` (``None``: fresh from the OS) as a generator on ``device``."""
-    seed = check_seed("seed", seed)
-    return make_generator(new_seed() if seed is None else seed, device)
+def take_rows(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``x[indices]`` in a fresh tensor (one ``index_select``, torch's own threads)."""
+    return torch.index_select(x, 0, indices, out=new_rows(len(indices), x))
 
 
-def take_rows(x: torch.Tensor, indices: torch.Tensor, workers: int) -> torch.Tensor:
-    """``x[indices]`` in a fresh tensor, the copy split into chunks over ``workers`` threads."""
-    out = new_rows(len(indices), x)
-    chunk = max(2**16, -(-len(indices) // (4 * workers)))  # a few chunks per worker balance the load
-    tasks = [
-        partial(torch.index_select, x, 0, indices[i : i + chunk], out=out[i : i + chunk])
-        for i in range(0, len(indices), chunk)
-    ]
-    run_tasks(tasks, workers)
-    return out
-
-
-def resampled(
-    x: torch.Tensor, y: torch.Tensor, indices: torch.Tensor, workers: int, return_indices: bool
-) -> tuple[torch.Tensor, ...]:
+def resampled(x: torch.Tensor, y: torch.Tensor, indices: torch.Tensor, return_indices: bool) -> tuple[torch.Tensor, ...]:
     """``(x[indices], y[indices])``, plus ``indices`` when asked: what every resampler returns."""
-    x_out, y_out = take_rows(x, indices, workers), take_rows(y, indices, workers)
+    x_out, y_out = take_rows(x, indices), take_rows(y, indices)
     return (x_out, y_out, indices) if return_indices else (x_out, y_out)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from .._threads import worker_threads
+from .._random import resolve_generator
 from .._validate import check_bool
-from ._common import ClassIndex, SamplingStrategy, check_xy, generator_for, resampled, resolve_sampling_strategy
+from ._common import ClassIndex, SamplingStrategy, check_xy, resampled, resolve_sampling_strategy
 
 __all__ = ["random_oversample", "random_undersample"]
 
@@ -17,7 +17,7 @@ def random_oversample(
     y: torch.Tensor,
     *,
     sampling_strategy: SamplingStrategy = "auto",
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
     return_indices: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """Duplicate random rows of the classes to grow, drawn uniformly with replacement.
@@ -32,8 +32,8 @@ def random_oversample(
             ``int(r * n_majority)``); or a dict ``{class: final count}`` (each count at
             least the class's current one). Ties for majority/minority go to the lowest
             label.
-        seed: seed of the draw (``None``: fresh from the OS). Same seed and device,
-            same result.
+        generator: draws happen on it; it must be on ``x``'s device (``None``: a fresh
+            OS-seeded one). Same generator state and device, same result.
         return_indices: also return the source row of every output row.
 
     Returns:
@@ -45,7 +45,7 @@ def random_oversample(
 
     Example:
         >>> x, y = torch.arange(5.0)[:, None], torch.tensor([0, 0, 0, 1, 1])
-        >>> xr, yr = random_oversample(x, y, seed=0)
+        >>> xr, yr = random_oversample(x, y, generator=torch.Generator().manual_seed(0))
         >>> yr.tolist()
         [0, 0, 0, 1, 1, 1]
         >>> xr[5].item() in (3.0, 4.0)
@@ -53,16 +53,15 @@ def random_oversample(
     """
     check_xy(x, y, x_kind="any")
     check_bool("return_indices", return_indices)
-    with worker_threads(x.device) as workers:  # see its note on threads
-        classes = ClassIndex(y)
-        plan = resolve_sampling_strategy(sampling_strategy, classes, "over")
-        g = generator_for(seed, x.device)
-        indices = [torch.arange(len(y), device=x.device)]  # the originals first, in order
-        for label, n_new in plan.items():
-            if n_new > 0:
-                rows = classes.members(label)
-                indices.append(rows[torch.randint(len(rows), (n_new,), generator=g, device=x.device)])
-        return resampled(x, y, torch.cat(indices), workers, return_indices)
+    classes = ClassIndex(y)
+    plan = resolve_sampling_strategy(sampling_strategy, classes, "over")
+    g = resolve_generator(generator, x.device)
+    indices = [torch.arange(len(y), device=x.device)]  # the originals first, in order
+    for label, n_new in plan.items():
+        if n_new > 0:
+            rows = classes.members(label)
+            indices.append(rows[torch.randint(len(rows), (n_new,), generator=g, device=x.device)])
+    return resampled(x, y, torch.cat(indices), return_indices)
 
 
 def random_undersample(
@@ -71,7 +70,7 @@ def random_undersample(
     *,
     sampling_strategy: SamplingStrategy = "auto",
     replacement: bool = False,
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
     return_indices: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """Keep a random subset of the rows of the classes to shrink.
@@ -86,7 +85,7 @@ def random_undersample(
             ``int(n_minority / r)``); or a dict ``{class: final count}`` (each count at
             most the class's current one).
         replacement: draw the kept rows of a targeted class with replacement.
-        seed: seed of the draw (``None``: fresh from the OS).
+        generator: as in :func:`random_oversample`.
         return_indices: also return the source row of every output row.
 
     Returns:
@@ -97,24 +96,23 @@ def random_undersample(
 
     Example:
         >>> x, y = torch.arange(6.0)[:, None], torch.tensor([0, 0, 0, 0, 1, 1])
-        >>> xr, yr, idx = random_undersample(x, y, seed=0, return_indices=True)
+        >>> xr, yr, idx = random_undersample(x, y, generator=torch.Generator().manual_seed(0), return_indices=True)
         >>> yr.tolist(), bool((idx.diff() > 0).all())
         ([0, 0, 1, 1], True)
     """
     check_xy(x, y, x_kind="any")
     check_bool("replacement", replacement)
     check_bool("return_indices", return_indices)
-    with worker_threads(x.device) as workers:  # see its note on threads
-        classes = ClassIndex(y)
-        plan = resolve_sampling_strategy(sampling_strategy, classes, "under")
-        g = generator_for(seed, x.device)
-        times = torch.ones(len(y), dtype=torch.long, device=x.device)  # how often each row is kept
-        for label, n_keep in plan.items():
-            rows = classes.members(label)
-            if replacement:
-                kept = rows[torch.randint(len(rows), (n_keep,), generator=g, device=x.device)]
-            else:
-                kept = rows[torch.randperm(len(rows), generator=g, device=x.device)[:n_keep]]
-            times[rows] = 0
-            times.index_put_((kept,), torch.ones_like(kept), accumulate=True)
-        return resampled(x, y, torch.repeat_interleave(times), workers, return_indices)
+    classes = ClassIndex(y)
+    plan = resolve_sampling_strategy(sampling_strategy, classes, "under")
+    g = resolve_generator(generator, x.device)
+    times = torch.ones(len(y), dtype=torch.long, device=x.device)  # how often each row is kept
+    for label, n_keep in plan.items():
+        rows = classes.members(label)
+        if replacement:
+            kept = rows[torch.randint(len(rows), (n_keep,), generator=g, device=x.device)]
+        else:
+            kept = rows[torch.randperm(len(rows), generator=g, device=x.device)[:n_keep]]
+        times[rows] = 0
+        times.index_put_((kept,), torch.ones_like(kept), accumulate=True)
+    return resampled(x, y, torch.repeat_interleave(times), return_indices)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from .._neighbors import knn
-from .._threads import worker_threads
+from .._random import resolve_generator
 from .._validate import check_finite, check_int
-from ._common import ClassIndex, SamplingStrategy, check_xy, generator_for, new_rows, resolve_sampling_strategy
+from ._common import ClassIndex, SamplingStrategy, check_xy, new_rows, resolve_sampling_strategy
 
 __all__ = ["smote"]
 
@@ -18,7 +18,7 @@ def smote(
     *,
     k_neighbors: int = 5,
     sampling_strategy: SamplingStrategy = "auto",
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
     max_bytes: int = 256 * 2**20,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Synthetic Minority Over-sampling: new rows on segments between same-class neighbours.
@@ -37,8 +37,8 @@ def smote(
             ``k_neighbors + 1`` rows. Default 5.
         sampling_strategy: as in :func:`random_oversample` (default ``"auto"``: every
             class but the majority grows to the majority's count).
-        seed: seed of the draws (``None``: fresh from the OS). Same seed and device,
-            same result.
+        generator: draws happen on it; it must be on ``x``'s device (``None``: a fresh
+            OS-seeded one). Same generator state and device, same result.
         max_bytes: memory bound of one tile of the neighbour search (never ``n x n``).
 
     Returns:
@@ -55,7 +55,7 @@ def smote(
     Example:
         >>> x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0], [6.0, 5.0], [5.0, 6.0], [6.0, 6.0]])
         >>> y = torch.tensor([1, 1, 1, 0, 0, 0, 0])
-        >>> xr, yr = smote(x, y, k_neighbors=2, seed=0)
+        >>> xr, yr = smote(x, y, k_neighbors=2, generator=torch.Generator().manual_seed(0))
         >>> yr.tolist()
         [1, 1, 1, 0, 0, 0, 0, 1]
         >>> bool((xr[7] >= 0).all() and xr[7].sum() <= 1)  # inside the minority triangle
@@ -63,12 +63,12 @@ def smote(
     """
     check_xy(x, y, x_kind="float")
     k: int = check_int("k_neighbors", k_neighbors, min=1)  # type: ignore[assignment]
-    with worker_threads(x.device):  # the neighbour search dominates: see its note on threads
-        return _smote(x, y, k, sampling_strategy, seed, max_bytes)
+    g = resolve_generator(generator, x.device)
+    return _smote(x, y, k, sampling_strategy, g, max_bytes)
 
 
 def _smote(
-    x: torch.Tensor, y: torch.Tensor, k: int, sampling_strategy: SamplingStrategy, seed: int | None, max_bytes: int
+    x: torch.Tensor, y: torch.Tensor, k: int, sampling_strategy: SamplingStrategy, g: torch.Generator, max_bytes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     check_finite("x", x)
     classes = ClassIndex(y)
@@ -80,7 +80,6 @@ def _smote(
                 f"`k_neighbors`={k} needs at least {k + 1} rows in every class to over-sample, "
                 f"got {len(rows)} in class {c}"
             )
-    g = generator_for(seed, x.device)
     n, total = len(y), len(y) + sum(plan.values())
     x_out, y_out = new_rows(total, x), new_rows(total, y)
     x_out[:n].copy_(x)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from .._neighbors import knn
-from .._threads import worker_threads
 from .._validate import check_bool, check_finite
 from ._common import ClassIndex, SamplingStrategy, check_xy, resampled, resolve_sampling_strategy
 
@@ -47,17 +46,16 @@ def tomek_links(
         [False, True, True, False, False]
     """
     check_xy(x, y, x_kind="real")
-    with worker_threads(x.device):  # the neighbour search dominates: see its note on threads
-        classes = ClassIndex(y)
-        targeted = list(resolve_sampling_strategy(sampling_strategy, classes, "clean"))
-        flat = x.reshape(len(y), -1)
-        if not flat.dtype.is_floating_point:
-            flat = flat.to(torch.float64 if flat.element_size() >= 4 else torch.float32)
-        check_finite("x", flat)
-        nearest = knn(flat, flat, 1, exclude_self=True, max_bytes=max_bytes)[1][:, 0]
-        mutual = nearest[nearest] == torch.arange(len(y), device=x.device)
-        link = mutual & (y[nearest] != y)
-        return link & torch.isin(y, torch.tensor(targeted, dtype=y.dtype, device=y.device))
+    classes = ClassIndex(y)
+    targeted = list(resolve_sampling_strategy(sampling_strategy, classes, "clean"))
+    flat = x.reshape(len(y), -1)
+    if not flat.dtype.is_floating_point:
+        flat = flat.to(torch.float64 if flat.element_size() >= 4 else torch.float32)
+    check_finite("x", flat)
+    nearest = knn(flat, flat, 1, exclude_self=True, max_bytes=max_bytes)[1][:, 0]
+    mutual = nearest[nearest] == torch.arange(len(y), device=x.device)
+    link = mutual & (y[nearest] != y)
+    return link & torch.isin(y, torch.tensor(targeted, dtype=y.dtype, device=y.device))
 
 
 def remove_tomek_links(
@@ -85,6 +83,5 @@ def remove_tomek_links(
     """
     check_xy(x, y, x_kind="real")
     check_bool("return_indices", return_indices)
-    with worker_threads(x.device) as workers:
-        drop = tomek_links(x, y, sampling_strategy=sampling_strategy, max_bytes=max_bytes)
-        return resampled(x, y, (~drop).nonzero().squeeze(1), workers, return_indices)
+    drop = tomek_links(x, y, sampling_strategy=sampling_strategy, max_bytes=max_bytes)
+    return resampled(x, y, (~drop).nonzero().squeeze(1), return_indices)

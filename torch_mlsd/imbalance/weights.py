@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 
-from .._validate import check_choice, check_float, check_int, check_tensor, describe
+from .._validate import check_choice, check_float, check_float_dtype, check_int, check_tensor, describe
 
 __all__ = [
     "Scheme",
@@ -120,6 +120,7 @@ def class_weights(
         >>> class_weights(counts=[3, 1], scheme="effective_number", beta=0.5, normalize="mean")
         tensor([0.7273, 1.2727])
     """
+    dtype = check_float_dtype("dtype", dtype, allow_none=True)
     n = _counts_from(labels, counts, num_classes)
     check_choice("scheme", scheme, _SCHEMES)
     beta = check_float("beta", beta, min=0.0, max=1.0, max_open=True)  # type: ignore[assignment]
@@ -185,6 +186,7 @@ def sample_weights(
             labels, scheme=scheme, num_classes=num_classes, beta=beta, normalize=normalize, dtype=dtype
         )
     else:
+        dtype = check_float_dtype("dtype", dtype, allow_none=True)
         check_tensor("weights", weights, ndim=1, dtypes="float")
         class_counts(labels, num_classes=len(weights))  # validates the labels against C
         weights = weights.to(device=labels.device, dtype=dtype or weights.dtype)
