@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
@@ -55,6 +55,14 @@ def as_id_set(name: str, ids: Any) -> torch.Tensor:
     return torch.unique(ids.cpu().long())
 
 
+@overload
+def check_int(
+    name: str, value: Any, *, min: int | None = ..., max: int | None = ..., allow_none: Literal[False] = ...
+) -> int: ...
+@overload
+def check_int(
+    name: str, value: Any, *, min: int | None = ..., max: int | None = ..., allow_none: bool
+) -> int | None: ...
 def check_int(
     name: str,
     value: Any,
@@ -76,6 +84,28 @@ def check_int(
     return value
 
 
+@overload
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = ...,
+    max: float | None = ...,
+    min_open: bool = ...,
+    max_open: bool = ...,
+    allow_none: Literal[False] = ...,
+) -> float: ...
+@overload
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = ...,
+    max: float | None = ...,
+    min_open: bool = ...,
+    max_open: bool = ...,
+    allow_none: bool,
+) -> float | None: ...
 def check_float(
     name: str,
     value: Any,
@@ -101,6 +131,10 @@ def check_float(
     return value
 
 
+@overload
+def check_float_dtype(name: str, value: Any, *, allow_none: Literal[False] = ...) -> torch.dtype: ...
+@overload
+def check_float_dtype(name: str, value: Any, *, allow_none: bool) -> torch.dtype | None: ...
 def check_float_dtype(name: str, value: Any, *, allow_none: bool = False) -> torch.dtype | None:
     """Check that ``value`` is a floating ``torch.dtype`` (not a string, not an integer
     dtype that would truncate the result); return it."""
@@ -115,7 +149,7 @@ def check_float_dtype(name: str, value: Any, *, allow_none: bool = False) -> tor
 
 def check_probability(name: str, value: Any) -> float:
     """Check that ``value`` is a real number in ``[0, 1]``; return it as float."""
-    return check_float(name, value, min=0.0, max=1.0)  # type: ignore[return-value]
+    return check_float(name, value, min=0.0, max=1.0)
 
 
 def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
