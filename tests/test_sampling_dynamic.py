@@ -110,6 +110,15 @@ def test_an_update_applies_from_the_next_yielded_index(consumed):
     assert sampler.position() == 2000
 
 
+def test_an_empty_update_changes_nothing():
+    a, b = DynamicWeightedSampler(torch.ones(50), 3000, seed=0), DynamicWeightedSampler(torch.ones(50), 3000, seed=0)
+    it = iter(a)
+    head = _take(it, 300)
+    a.update_weights([], [])
+    a.update_weights(torch.zeros(0, dtype=torch.int64), torch.zeros(0))
+    assert head + list(it) == list(b)
+
+
 def test_an_update_before_iteration_applies_to_the_whole_epoch():
     sampler = DynamicWeightedSampler(torch.ones(10), 1000, seed=0)
     sampler.update_weights([3, 7], [5.0, 0.0])

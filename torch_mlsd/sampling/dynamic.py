@@ -5,8 +5,8 @@ leaves and their ancestors in ``O(k log n)`` tensor operations, and a draw is on
 inverse-CDF descent of ``O(log n)`` levels, vectorised over a chunk of draws.
 
 When an update takes effect: **from the very next index the sampler yields.** The sampler
-draws ahead in chunks (256 indices after the start of an epoch, a resume or an update,
-doubling up to 16384), but an update discards the drawn, not yet yielded rest of the
+draws ahead in chunks (256 indices after the start of an epoch or an update, doubling
+up to 16384; a resumed run keeps the saved run's chunks), but an update discards the drawn, not yet yielded rest of the
 current chunk and the next chunk is drawn from the new weights. Indices already handed
 out are not affected; note that a ``DataLoader`` takes indices from the sampler ahead of
 the training loop (``prefetch_factor * num_workers`` batches with workers, none without),
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -114,7 +114,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
         self._positive = int(torch.count_nonzero(w))
         if num_samples is None:
             num_samples = self.n if self.replacement else self._positive
-        self.num_samples: int = check_int("num_samples", num_samples, min=1)  # type: ignore[assignment]
+        self.num_samples = cast(int, check_int("num_samples", num_samples, min=1))
         if not self.replacement and self.num_samples > self._positive:
             raise ValueError(
                 f"`num_samples` must be <= the number of positive weights ({self._positive}) "
@@ -140,10 +140,13 @@ class DynamicWeightedSampler(EpochSampler[int]):
 
         With replacement this is the proposal ``q`` of the next draws: feed it to
         :func:`~torch_mlsd.sampling.importance_weights` to undo the sampling bias.
-        Without replacement it is the probability of the first draw of an epoch.
+        Without replacement it is the probability of the first draw of an epoch (this
+        sums all ``n`` weights; with replacement the cost is ``O(k)``).
         """
         index = _check_indices("indices", indices, self.n)
-        return self._weights.index_select(0, index) / self._weights.sum()
+        if self.replacement:  # the tree's root is the sum of the weights: O(k)
+            return self._weights.index_select(0, index) / self._tree.total()
+        return self._weights.index_select(0, index) / self._weights.sum()  # drawn items are out of the tree: O(n)
 
     def update_weights(self, indices: torch.Tensor | Sequence[int], weights: torch.Tensor | Sequence[float]) -> None:
         """Set ``weights[indices[j]] = weights[j]`` for the indices yielded from now on.
@@ -183,12 +186,14 @@ class DynamicWeightedSampler(EpochSampler[int]):
             _check_distinct("indices (gathered from all ranks)", index)
         elif error is not None:
             raise error
+        if len(index) == 0:
+            return
         self._truncate()
         self._apply(index, values)
 
     def _check_update(self, indices: Any, weights: Any) -> tuple[torch.Tensor, torch.Tensor]:
         index = _check_indices("indices", indices, self.n)
-        values = check_real_vector("weights", weights).to(torch.float64)
+        values = check_real_vector("weights", weights).detach().to("cpu", torch.float64)
         if len(values) != len(index):
             raise ValueError(f"`weights` must have the length of `indices` ({len(index)}), got {len(values)}")
         if bool((values < 0).any()):
@@ -333,7 +338,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
     def _num_global_items(self) -> int:
         return self.num_samples
 
-    def _rank_items(self) -> range:  # type: ignore[override]
+    def _rank_items(self) -> range:
         # Called by iter(): a new epoch starts from the weights as they are now, unless
         # load_state_dict restored this epoch's state. The "items" are the positions.
         if self._resumed_epoch != self.epoch:
@@ -396,7 +401,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
             taken = check_tensor("state_dict['taken']", state_dict["taken"], ndim=1, dtypes=(torch.bool,))
             if taken.shape != (self.n,):
                 raise ValueError(f"`state_dict['taken']` must have shape ({self.n},), got {tuple(taken.shape)}")
-        chunk = state_dict["chunk"]
+        chunk = _check_chunk(state_dict["chunk"])
         position = state_dict.get("position")
         if chunk is not None and not self.replacement and isinstance(position, int) and position < chunk[0]:
             raise ValueError(
@@ -416,11 +421,20 @@ class DynamicWeightedSampler(EpochSampler[int]):
             self._head = [int(i) for i in state_dict["head"]]
         self._resumed_epoch = self.epoch
         if chunk is not None and chunk[0] <= self._resume_at:
-            origin, size = (check_int("state_dict['chunk']", v, min=0) for v in chunk)
-            live = self._draw(origin, size)  # type: ignore[arg-type]
+            origin, size = chunk
+            live = self._draw(origin, size)
             skip = self._resume_at - origin
             live.begin, live.values = origin + skip, live.values[skip:]
             self._live = live
+
+
+def _check_chunk(chunk: Any) -> tuple[int, int] | None:
+    if chunk is None:
+        return None
+    if not isinstance(chunk, (tuple, list)) or len(chunk) != 2:
+        raise ValueError(f"`state_dict['chunk']` must be None or a pair (origin, size), got {describe(chunk)}")
+    origin = cast(int, check_int("state_dict['chunk'][0]", chunk[0], min=0))
+    return origin, cast(int, check_int("state_dict['chunk'][1]", chunk[1], min=1))
 
 
 def _check_indices(name: str, indices: Any, n: int) -> torch.Tensor:
