@@ -16,6 +16,9 @@ the medians are compared, so a busy machine's load swings favour neither side):
 * Reservoirs over a Python iterator of 1e7 ints, k = 100: plain-Python Algorithm R,
   merely consuming the iterator (a ``for`` loop, and ``deque(maxlen=0)`` in C) vs our
   Algorithm L; a plain-Python A-Res (heap of ``u ** (1 / w)`` keys) vs our A-ExpJ.
+* ``DynamicWeightedSampler`` (``--dynamic`` runs only these): updating 1e4 of 1e7 weights
+  vs building a new ``WeightedSampler``; a 1e7-draw epoch vs ``WeightedRandomSampler``;
+  per-step updates; an epoch without replacement (see ``dynamic_cases``).
 * ``TensorReservoir`` over 1e8 int64 rows in chunks of 1e6 (k = 1000) vs the obvious
   vectorised way (a random key per row and a top-k per chunk), in rows per second.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import collections
 import heapq
+import itertools
 import math
 import os
 import platform
@@ -43,6 +47,7 @@ from torch.utils.data import BatchSampler, RandomSampler, WeightedRandomSampler
 
 from torch_mlsd.sampling import (
     ClassBalancedBatchSampler,
+    DynamicWeightedSampler,
     StratifiedBatchSampler,
     TensorReservoir,
     WeightedSampler,
@@ -217,6 +222,57 @@ def tensor_reservoir_cases(total: int, chunk: int, k: int, device: torch.device,
     return [(name, "random key per row + topk", peer_s, ours_s)], {"peer": total / peer_s, "ours": total / ours_s}  # type: ignore[operator]
 
 
+def dynamic_cases(n: int, k: int, repeats: int) -> list[Row]:
+    """DynamicWeightedSampler (issue 13): updates, a full epoch, and per-step updates.
+
+    * ``k`` weights updated in an ``n``-item sampler vs the alternative without one:
+      building a new ``WeightedSampler`` from the changed weights (its alias table).
+    * A full epoch of ``n`` draws with replacement, iterated as Python ints, vs
+      ``WeightedRandomSampler`` (both built beforehand).
+    * The training pattern: ``n / 10`` items, 200 steps of 256 indices, the batch's
+      weights updated after each step; the peer is ``WeightedRandomSampler`` with its
+      ``weights`` tensor changed and a new iterator per step (the usual workaround).
+    * A full epoch without replacement at ``n / 10`` vs ``WeightedRandomSampler``.
+    """
+    rows: list[Row] = []
+    g = torch.Generator().manual_seed(0)
+    w = torch.rand(n, dtype=torch.float64, generator=g) + 1e-6
+    ours = DynamicWeightedSampler(w, n, seed=0)
+    idx = torch.randperm(n, generator=g)[:k]
+    values = torch.rand(k, dtype=torch.float64, generator=g) + 1e-6
+    rows.append((f"dynamic: update {k:.0e} weights of n={n:.0e}", "new WeightedSampler",
+                 *compare(lambda: WeightedSampler(w, n), lambda: ours.update_weights(idx, values), max(repeats, 5))))
+    peer = WeightedRandomSampler(w, n, generator=torch.Generator().manual_seed(0))
+    rows.append((f"dynamic: epoch with replacement, n={n:.0e}", "WeightedRandomSampler",
+                 *compare(lambda: consume(peer), lambda: consume(ours), repeats)))
+    del peer, ours
+    small, steps, batch = n // 10, 200, 256
+    w_small = w[:small].clone()
+
+    def peer_steps() -> None:
+        sampler = WeightedRandomSampler(w_small.clone(), batch, generator=torch.Generator().manual_seed(0))
+        for _ in range(steps):
+            picked = torch.tensor(list(sampler))
+            sampler.weights[picked] *= 0.5
+
+    def our_steps() -> None:
+        current = w_small.clone()
+        sampler = DynamicWeightedSampler(current, steps * batch, seed=0)
+        it = iter(sampler)
+        for _ in range(steps):
+            picked = torch.tensor(list(itertools.islice(it, batch))).unique()
+            current[picked] *= 0.5
+            sampler.update_weights(picked, current[picked])
+
+    rows.append((f"dynamic: {steps} steps of {batch}, update per step, n={small:.0e}", "WeightedRandomSampler (new iterator per step)",
+                 *compare(peer_steps, our_steps, repeats)))
+    peer_wo = WeightedRandomSampler(w_small, small, replacement=False, generator=torch.Generator().manual_seed(0))
+    ours_wo = DynamicWeightedSampler(w_small, small, replacement=False, seed=0)
+    rows.append((f"dynamic: epoch without replacement, n={small:.0e}", "WeightedRandomSampler",
+                 *compare(lambda: consume(peer_wo), lambda: consume(ours_wo), repeats)))
+    return rows
+
+
 def fmt(seconds: float | str) -> str:
     return seconds if isinstance(seconds, str) else f"{seconds:.4f} s"
 
@@ -235,6 +291,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--dynamic", action="store_true", help="only the DynamicWeightedSampler cases")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -242,6 +299,10 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     sizes = [10**4, 10**5] if args.quick else [10**6, 10**7]
     big, big_samples = 2**25, (10**4 if args.quick else 2**25)
+    if args.dynamic:
+        print_table(dynamic_cases(10**5 if args.quick else 10**7, 10**3 if args.quick else 10**4, repeats))
+        print_machine(device, repeats)
+        return
 
     rows = weighted_cases(sizes, big, big_samples, repeats)
     rows += functional_cases(sizes, device, repeats)
@@ -250,12 +311,17 @@ def main() -> None:
     rows += reservoir_rows
     tensor_rows, rate = tensor_reservoir_cases(10**6 if args.quick else 10**8, 10**5 if args.quick else 10**6, 1000, device, repeats)
     rows += tensor_rows
+    rows += dynamic_cases(sizes[-1], 10**3 if args.quick else 10**4, repeats)
 
     print_table(rows)
     print()
     print(f"reservoir over a Python iterator: ours / deque consumption = {res_ratio['ours/deque']:.2f}, "
           f"ours / for-loop consumption = {res_ratio['ours/for']:.2f}")
     print(f"TensorReservoir: {rate['ours'] / 1e6:.0f} M rows/s (per-row keys + topk: {rate['peer'] / 1e6:.0f} M rows/s)")
+    print_machine(device, repeats)
+
+
+def print_machine(device: torch.device, repeats: int) -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs (load average {load:.1f} at the end), "
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), device {device}, repeats {repeats}")

@@ -23,6 +23,8 @@ SAMPLERS = {
     "OrderSampler(with_replacement)": lambda: sampling.OrderSampler(100, order="with_replacement", seed=3),
     "BootstrapSampler": lambda: sampling.BootstrapSampler(100, seed=3),
     "ImportanceSampler": lambda: sampling.ImportanceSampler(torch.arange(1.0, 101.0), seed=3),
+    "DynamicWeightedSampler": lambda: sampling.DynamicWeightedSampler(torch.arange(1.0, 101.0), 50, seed=3),
+    "DynamicWeightedSampler(no replacement)": lambda: sampling.DynamicWeightedSampler(torch.arange(1.0, 101.0), 40, replacement=False, seed=3),
 }
 
 

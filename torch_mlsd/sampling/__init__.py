@@ -7,7 +7,9 @@ from ``torch.distributed``) and resumable mid-epoch (``state_dict``/``load_state
 from ._base import EpochSampler
 from .bootstrap import BootstrapSampler
 from .class_balanced import ClassBalancedBatchSampler, class_balanced_batch_indices
+from .dynamic import DynamicWeightedSampler
 from .importance import ImportanceSampler, ImportanceWeighted, importance_weights
+from .loss_weights import LossSampling, loss_sampling_weights
 from .orders import ORDERS, Order, OrderSampler, order_indices
 from .reservoir import ReservoirDataset, TensorReservoir, reservoir_sample, weighted_reservoir_sample
 from .stratified import StratifiedBatchSampler, stratified_batch_indices
@@ -17,6 +19,7 @@ __all__ = [
     "EpochSampler",
     "WeightedSampler",
     "weighted_indices",
+    "DynamicWeightedSampler",
     "StratifiedBatchSampler",
     "stratified_batch_indices",
     "ClassBalancedBatchSampler",
@@ -33,4 +36,6 @@ __all__ = [
     "importance_weights",
     "ImportanceSampler",
     "ImportanceWeighted",
+    "loss_sampling_weights",
+    "LossSampling",
 ]
