@@ -173,14 +173,17 @@ def test_hand_computed_ranking_case():
 # ------------------------------------------------------------------ the undefined-value policy
 
 
-def test_always_negative_f1_is_nan_by_default_and_sklearn_with_zero():
+def test_always_negative_precision_is_nan_and_f1_zero_as_sklearn():
+    """scikit-learn's rule since its PR #26965: F = 0 when precision or recall is defined and 0."""
     y_true = torch.tensor([0] * 99 + [1])
     y_pred = torch.zeros(100, dtype=torch.long)
     assert math.isnan(M.precision_score(y_true, y_pred).item())
     assert M.recall_score(y_true, y_pred).item() == 0.0
-    assert math.isnan(M.f1_score(y_true, y_pred).item())
-    assert M.f1_score(y_true, y_pred, zero_division=0.0).item() == 0.0 == skm.f1_score(y_true, y_pred)
-    assert M.f1_score(y_true, y_pred, zero_division=1.0).item() == 1.0  # sklearn: 0.0 (see docstring)
+    for zd in ("nan", 0.0, 0.5, 1.0):
+        if zd != 0.5:  # sklearn accepts only 0, 1 and NaN
+            assert skm.f1_score(y_true, y_pred, zero_division=np.nan if zd == "nan" else zd) == 0.0
+        assert M.f1_score(y_true, y_pred, zero_division=zd).item() == 0.0
+        assert M.fbeta_score(y_true, y_pred, beta=2.0, zero_division=zd).item() == 0.0
     assert M.accuracy_score(y_true, y_pred).item() == 0.99
 
 
@@ -196,7 +199,8 @@ def test_no_positives_anywhere():
 def test_all_positives():
     y = torch.ones(10, dtype=torch.long)
     assert M.f1_score(y, y).item() == 1.0
-    assert math.isnan(M.f1_score(y, 1 - y).item())  # never predicts positive: precision 0/0
+    assert math.isnan(M.precision_score(y, 1 - y).item())  # never predicts positive: precision 0/0 ...
+    assert M.f1_score(y, 1 - y).item() == 0.0 == skm.f1_score(y, 1 - y)  # ... F1 0 (recall 0), as sklearn
     assert math.isnan(M.roc_auc_score(y, torch.rand(10, generator=torch.Generator().manual_seed(0))).item())
     assert M.average_precision_score(y, torch.arange(10.0)).item() == 1.0
 
@@ -219,10 +223,13 @@ def test_macro_average_keeps_nan_of_an_unpredicted_class():
     y_pred = torch.tensor([0, 1, 1, 1])  # class 2 never predicted
     per_class = M.precision_score(y_true, y_pred, average=None)
     assert math.isnan(per_class[2].item())
-    assert math.isnan(M.f1_score(y_true, y_pred, average="macro").item())
-    assert M.f1_score(y_true, y_pred, average="macro", zero_division=0.0).item() == pytest.approx(
-        skm.f1_score(y_true, y_pred, average="macro")
+    assert math.isnan(M.precision_score(y_true, y_pred, average="macro").item())
+    assert M.precision_score(y_true, y_pred, average="macro", zero_division=0.0).item() == pytest.approx(
+        skm.precision_score(y_true, y_pred, average="macro", zero_division=0.0)
     )
+    assert M.f1_score(y_true, y_pred, average="macro").item() == pytest.approx(
+        skm.f1_score(y_true, y_pred, average="macro")
+    )  # class 2's F1 is 0 (recall defined and 0), not NaN
 
 
 def test_ranking_undefined_cases():
