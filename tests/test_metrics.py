@@ -313,3 +313,99 @@ def test_device_mismatch_is_an_error():
         pytest.skip("no CUDA device")
     with pytest.raises(ValueError, match="`y_pred`"):
         M.accuracy_score(torch.tensor([0, 1]), torch.tensor([0, 1], device="cuda"))
+
+
+# ------------------------------------------------------------------ issue 11, defect 5: where scikit-learn is right
+
+
+@pytest.mark.parametrize("labels", [[0, 1], [0, 5000]])
+def test_a_class_only_in_zero_weight_rows_still_counts(labels):
+    y = torch.tensor(labels)
+    w = torch.tensor([1.0, 0.0])
+    kw = dict(sample_weight=w.numpy())
+    _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0), 0.5)
+    _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0),
+           skm.f1_score(y.numpy(), y.numpy(), average="macro", zero_division=0.0, **kw))
+    cm = M.confusion_matrix(y, y, sample_weight=w)
+    assert cm.shape == (2, 2)  # the same for dense ({0, 1}) and sparse ({0, 5000}) label ranges
+    _close(cm, skm.confusion_matrix(y.numpy(), y.numpy(), **kw))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_weight_classes_match_sklearn_everywhere(seed):
+    y_true, y_pred = _random_labels(seed, 300, 5)
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(300, generator=g, dtype=torch.float64)
+    w[(y_true == 4) | (y_pred == 4)] = 0.0  # class 4 is in the data, only with weight 0
+    yt, yp, kw = y_true.numpy(), y_pred.numpy(), {"sample_weight": w.numpy()}
+    _close(M.confusion_matrix(y_true, y_pred, sample_weight=w), skm.confusion_matrix(yt, yp, **kw))
+    for average in AVERAGES:
+        for ours, theirs in [(M.precision_score, skm.precision_score), (M.recall_score, skm.recall_score),
+                             (M.f1_score, skm.f1_score)]:
+            _close(ours(y_true, y_pred, average=average, sample_weight=w, zero_division=0.0),
+                   theirs(yt, yp, average=average, zero_division=0.0, **kw))
+
+
+@pytest.mark.parametrize("zero_division", [0.0, 1.0])
+def test_f_score_rule_matches_sklearn_for_every_zero_division(zero_division):
+    """F = 0 whenever precision or recall is defined and 0 (scikit-learn's PR #26965);
+    undefined (zero_division) only with no true and no predicted rows."""
+    cases = [([0, 0, 1, 1], [0, 0, 0, 0]), ([0, 0, 0, 0], [0, 1, 0, 1]), ([0, 0, 0], [0, 0, 0]),
+             ([0, 1, 2, 2], [0, 1, 1, 1]), ([1, 1, 1], [0, 0, 0]), ([0, 1, 2, 3], [1, 2, 3, 0])]
+    for yt, yp in cases:
+        for average in ["binary", "macro", "weighted", "micro", None]:
+            if average == "binary" and len(set(yt) | set(yp)) > 2:
+                continue
+            for beta in (0.5, 1.0, 2.0):
+                _close(M.fbeta_score(torch.tensor(yt), torch.tensor(yp), beta=beta, average=average,
+                                     zero_division=zero_division),
+                       skm.fbeta_score(yt, yp, beta=beta, average=average, zero_division=zero_division))
+    never = M.f1_score(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 0]), zero_division=zero_division)
+    assert never.item() == 0.0  # missed every positive: 0.0, never zero_division
+    nothing = M.f1_score(torch.tensor([0, 0]), torch.tensor([0, 0]), zero_division=zero_division)
+    assert nothing.item() == zero_division  # no positive anywhere: undefined
+
+
+def test_f_score_undefined_only_without_true_and_predicted_rows_by_default():
+    p, r, f, _ = M.precision_recall_fscore_support(torch.tensor([0, 1, 2]), torch.tensor([0, 0, 1]), labels=[0, 1, 2, 7])
+    assert math.isnan(p[2].item()) and r[2].item() == 0.0 and f[2].item() == 0.0  # never predicted: F 0
+    assert math.isnan(r[3].item()) and math.isnan(p[3].item()) and math.isnan(f[3].item())  # absent: undefined
+
+
+def _both_raise(ours, theirs, name: str) -> None:
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        ours()
+    with pytest.raises(ValueError):
+        theirs()
+
+
+def test_average_precision_raises_where_sklearn_raises():
+    s1 = np.array([0.1, 0.4, 0.35, 0.8])
+    s2 = np.random.default_rng(0).random((4, 3))
+    multiclass = np.array([0, 1, 2, 1])
+    _both_raise(lambda: M.average_precision_score(torch.tensor(multiclass), torch.tensor(s1)),
+                lambda: skm.average_precision_score(multiclass, s1), "y_true")
+    _both_raise(lambda: M.roc_auc_score(torch.tensor(multiclass), torch.tensor(s1)),
+                lambda: skm.roc_auc_score(multiclass, s1), "y_true")  # the two agree
+    binary = np.array([0, 1, 0, 1])
+    _both_raise(lambda: M.average_precision_score(torch.tensor(binary), torch.tensor(s1), pos_label=2),
+                lambda: skm.average_precision_score(binary, s1, pos_label=2), "pos_label")
+    _both_raise(lambda: M.average_precision_score(torch.tensor(multiclass), torch.tensor(s2), pos_label=2),
+                lambda: skm.average_precision_score(multiclass, s2, pos_label=2), "pos_label")
+    # what sklearn accepts still works: pos_label 1 with (N, C) scores, pos_label 0 of two classes
+    _close(M.average_precision_score(torch.tensor(multiclass), torch.tensor(s2), pos_label=1),
+           skm.average_precision_score(multiclass, s2, pos_label=1))
+    _close(M.average_precision_score(torch.tensor(binary), torch.tensor(s1), pos_label=0),
+           skm.average_precision_score(binary, s1, pos_label=0))
+
+
+def test_confusion_matrix_labels_must_meet_y_true():
+    y = np.array([0, 1, 1])
+    _both_raise(lambda: M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[3, 4]),
+                lambda: skm.confusion_matrix(y, y, labels=[3, 4]), "labels")
+    _both_raise(lambda: M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[]),
+                lambda: skm.confusion_matrix(y, y, labels=[]), "labels")
+    with pytest.raises(ValueError, match="`labels` must hold at least one label, got \\[\\]"):
+        M.f1_score(torch.tensor(y), torch.tensor(y), labels=[], average="macro")
+    _close(M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[1, 4]),
+           skm.confusion_matrix(y, y, labels=[1, 4]))  # one label of y_true is enough
