@@ -123,7 +123,7 @@ def test_narrow_times_keep_the_gap():
     with pytest.raises(ValueError, match="`gap`"):
         E.time_series_folds(low, 3, gap=5)
     folds = E.time_series_folds(low, 3, gap=2)
-    assert [(tr.tolist(), te.tolist()) for tr, te in folds][0] == ([0], [3, 4, 5])
+    assert (folds[0][0].tolist(), folds[0][1].tolist()) == ([0], [3, 4, 5])
     near_min = -(2**63) + torch.tensor([0, 1, 2, 10, 11, 12])  # int64 itself must not wrap below its minimum
     with pytest.raises(ValueError, match="`gap`"):
         E.temporal_split(near_min, test_size=0.5, gap=20)

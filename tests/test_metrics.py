@@ -322,7 +322,7 @@ def test_device_mismatch_is_an_error():
 def test_a_class_only_in_zero_weight_rows_still_counts(labels):
     y = torch.tensor(labels)
     w = torch.tensor([1.0, 0.0])
-    kw = dict(sample_weight=w.numpy())
+    kw = {"sample_weight": w.numpy()}
     _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0), 0.5)
     _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0),
            skm.f1_score(y.numpy(), y.numpy(), average="macro", zero_division=0.0, **kw))

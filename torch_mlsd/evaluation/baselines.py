@@ -375,9 +375,9 @@ def compare_baselines(
 
     Example:
         >>> y = torch.tensor([0] * 990 + [1] * 10)
-        >>> r = compare_baselines(y, generator=torch.Generator().manual_seed(0))
-        >>> r["most common class"]["accuracy"], r["most common class"]["f1"]
-        (0.99, nan)
+        >>> r = compare_baselines(y, metrics=("accuracy", "precision", "f1"), generator=torch.Generator().manual_seed(0))
+        >>> r["most common class"]  # precision 0/0 is undefined; F1 is 0 since recall is 0
+        {'accuracy': 0.99, 'precision': nan, 'f1': 0.0}
     """
     y_true = as_labels("y_true", y_true)
     y_prior = y_true if y_train is None else as_labels("y_train", y_train).to(y_true.device)

@@ -59,15 +59,15 @@ def _ranking_score(
     fill = zero_division_value(zero_division)
     weight = as_sample_weight(sample_weight, y_true)
     if scores.ndim == 1:  # binary: as scikit-learn, more classes or a pos_label not among two raise
-        classes = unique_counts(y_true)[0].tolist()
-        if len(classes) > 2:
+        present = unique_counts(y_true)[0].tolist()
+        if len(present) > 2:
             raise ValueError(
-                f"`y_true` has {len(classes)} classes: pass `y_score` of shape (N, C) for one-vs-rest scores"
+                f"`y_true` has {len(present)} classes: pass `y_score` of shape (N, C) for one-vs-rest scores"
             )
         if pos_label is None:  # ROC-AUC: the larger of the two labels is positive
-            pos_label = classes[-1]
-        elif len(classes) == 2 and pos_label not in classes:
-            raise ValueError(f"`pos_label` must be one of the labels {classes} of `y_true`, got {pos_label!r}")
+            pos_label = present[-1]
+        elif len(present) == 2 and pos_label not in present:
+            raise ValueError(f"`pos_label` must be one of the labels {present} of `y_true`, got {pos_label!r}")
         return fill_undefined(rank_scores(scores[None], (y_true == pos_label)[None], weight, kind)[0], fill)
     if pos_label is not None and pos_label != 1:
         raise ValueError(
