@@ -106,8 +106,10 @@ def _confusion(
         span = max(int(hi_t), int(hi_p)) - lo + 1
         if span <= DENSE_SPAN:
             full = _bincount2(y_true - lo, y_pred - lo, span, weight)
-            seen = torch.bincount(torch.cat([y_true, y_pred]) - lo, minlength=span)
-            present = seen > 0
+            if weight is None:
+                present = (full.sum(0) + full.sum(1)) > 0
+            else:  # rows count, not their weights
+                present = torch.bincount(torch.cat([y_true, y_pred]) - lo, minlength=span) > 0
             labels = torch.arange(span, device=y_true.device)[present] + lo
             counts = torch.nn.functional.pad(full[present][:, present], (0, 1, 0, 1))
             return counts, labels
