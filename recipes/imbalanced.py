@@ -107,9 +107,9 @@ def load_digits_tensors() -> tuple[Tensor, Tensor]:
 
 def long_tailed_split(x: Tensor, y: Tensor, *, imbalance_ratio: float, test_size: float, seed: int) -> Split:
     """A balanced stratified test split, then a long tail cut from the rest."""
-    train, test = stratified_split(y, test_size=test_size, seed=seed)
+    train, test = stratified_split(y, test_size=test_size, generator=torch.Generator().manual_seed(seed))
     keep = train[long_tail_indices(y[train], imbalance_ratio=imbalance_ratio, profile="exponential",
-                                     generator=torch.Generator().manual_seed(seed))]
+                                   generator=torch.Generator().manual_seed(seed))]
     return Split(x[keep], y[keep], x[test], y[test])
 
 
@@ -231,7 +231,9 @@ def scores(y_true: Tensor, y_pred: Tensor) -> tuple[float, float, float]:
 def baseline_scores(split: Split, seed: int) -> dict[str, tuple[float, float, float]]:
     """The input-free baselines, fitted on the training labels, scored on the test split."""
     fns = {name: (lambda i: lambda t, p: scores(t, p)[i])(i) for i, name in enumerate(METRICS)}
-    report = compare_baselines(split.y_test, y_train=split.y_train, metrics=fns, seed=seed)
+    report = compare_baselines(
+        split.y_test, y_train=split.y_train, metrics=fns, generator=torch.Generator().manual_seed(seed)
+    )
     return {f"baseline: {name}": tuple(report[name][m] for m in METRICS) for name in report.rows}
 
 

@@ -180,7 +180,9 @@ def load_corpus(args: argparse.Namespace) -> Corpus:
     """Read the docstrings, split by file, build the vocabulary and mask the held-out text."""
     files = source_files(args.max_files)
     documents = [file_words(f) for f in files]
-    train_files, heldout_files = group_split(torch.arange(len(files)), test_size=args.heldout, seed=args.seed)
+    train_files, heldout_files = group_split(
+        torch.arange(len(files)), test_size=args.heldout, generator=torch.Generator().manual_seed(args.seed)
+    )
     vocab = Vocabulary.build([documents[i] for i in train_files.tolist()], args.vocab_size)
 
     def sequences(which: Tensor) -> list[list[int]]:

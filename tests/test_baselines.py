@@ -23,6 +23,10 @@ from torch_mlsd.evaluation import (
 ALPHA = 1e-3  # chi-square tests: fixed seeds, reject at this level
 
 
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def _lecture_labels(n: int = 1_000_000) -> torch.Tensor:
     y = torch.zeros(n, dtype=torch.long)
     y[::100] = 1  # exactly 10,000 positives (1%)
@@ -31,28 +35,29 @@ def _lecture_labels(n: int = 1_000_000) -> torch.Tensor:
 
 def test_lecture_table():
     """n = 1e6 with 1% positives: uniform random acc 0.50 / F1 0.0196, label-distribution
-    random 0.9802 / 0.01, most common 0.99 / NaN.
+    random 0.9802 / 0.01, most common 0.99 / 0.0 (scikit-learn's F rule: recall is 0, so F1
+    is 0 although precision, 0/0, is undefined).
 
     Tolerances are 5 binomial standard errors: uniform acc sd = sqrt(.25/1e6) = 5e-4,
     F1 = 2TP/(pred_pos + n_pos) with sd(TP) = 50 -> sd(F1) ~ 2e-4; label distribution:
     FP ~ Bin(990000, .01) sd 99, FN sd 10 -> sd(acc) ~ 1e-4, TP ~ Bin(10000, .01) sd 10
     -> sd(F1) ~ 2 * 10 / 20000 = 1e-3.
     """
-    report = compare_baselines(_lecture_labels(), seed=0)
+    report = compare_baselines(_lecture_labels(), generator=_gen(0))
     assert list(report) == ["uniform random", "label distribution random", "most common class"]
     assert report["uniform random"]["accuracy"] == pytest.approx(0.5, abs=5 * 5e-4)
     assert report["uniform random"]["f1"] == pytest.approx(10_000 / 510_000, abs=5 * 2e-4)
     assert report["label distribution random"]["accuracy"] == pytest.approx(0.9802, abs=5 * 1e-4)
     assert report["label distribution random"]["f1"] == pytest.approx(0.01, abs=5 * 1e-3)
     assert report["most common class"]["accuracy"] == 0.99
-    assert math.isnan(report["most common class"]["f1"])
+    assert report["most common class"]["f1"] == 0.0
     text = str(report)
-    assert "| most common class | 0.9900 | NaN |" in text
+    assert "| most common class | 0.9900 | 0.0000 |" in text
     assert "n = 1,000,000, positives (1) = 1.00%" in text
 
 
 def test_lecture_table_with_sklearn_zero_division():
-    report = compare_baselines(_lecture_labels(10_000), seed=1, zero_division=0.0)
+    report = compare_baselines(_lecture_labels(10_000), generator=_gen(1), zero_division=0.0)
     assert report["most common class"]["f1"] == 0.0
 
 
@@ -60,7 +65,7 @@ def test_lecture_table_agrees_with_sklearn_dummy_classifier():
     """Our baselines scored by sklearn's own metric give the same numbers as ours."""
     skm = pytest.importorskip("sklearn.metrics")
     y = _lecture_labels(100_000)
-    for pred in (uniform_random_baseline(y, seed=3), label_distribution_baseline(y, seed=3)):
+    for pred in (uniform_random_baseline(y, generator=_gen(3)), label_distribution_baseline(y, generator=_gen(3))):
         assert float(compare_baselines(y, heuristics={"p": pred.labels})["p"]["f1"]) == pytest.approx(
             skm.f1_score(y.numpy(), pred.labels.numpy())
         )
@@ -69,7 +74,7 @@ def test_lecture_table_agrees_with_sklearn_dummy_classifier():
 def test_uniform_random_frequencies():
     stats = pytest.importorskip("scipy.stats")
     y = torch.tensor([3, 5, 5, 9, 9, 9])
-    p = uniform_random_baseline(y, n=30_000, seed=4)
+    p = uniform_random_baseline(y, n=30_000, generator=_gen(4))
     counts = torch.stack([(p.labels == c).sum() for c in (3, 5, 9)]).numpy()
     assert counts.sum() == 30_000
     assert stats.chisquare(counts).pvalue > ALPHA
@@ -80,7 +85,7 @@ def test_uniform_random_frequencies():
 def test_label_distribution_frequencies_follow_prior():
     stats = pytest.importorskip("scipy.stats")
     y = torch.tensor([0] * 70 + [1] * 20 + [2] * 10)
-    p = label_distribution_baseline(y, n=50_000, seed=5)
+    p = label_distribution_baseline(y, n=50_000, generator=_gen(5))
     counts = torch.bincount(p.labels, minlength=3).numpy()
     assert stats.chisquare(counts, [35_000, 10_000, 5_000]).pvalue > ALPHA
     assert torch.equal(p.scores.argmax(1), p.labels)  # one-hot of the drawn labels, as sklearn's
@@ -103,10 +108,10 @@ def test_zero_rule_and_constant_match_sklearn_dummy():
 def test_random_baselines_are_seeded(device):
     y = torch.tensor([0, 0, 0, 1, 2], device=device)
     for fn in (uniform_random_baseline, label_distribution_baseline):
-        a, b, c = fn(y, n=200, seed=7), fn(y, n=200, seed=7), fn(y, n=200, seed=8)
+        a, b, c = fn(y, n=200, generator=_gen(7)), fn(y, n=200, generator=_gen(7)), fn(y, n=200, generator=_gen(8))
         assert torch.equal(a.labels, b.labels) and not torch.equal(a.labels, c.labels)
         assert a.labels.device.type == device.type
-        assert torch.equal(a.labels.cpu(), fn(y.cpu(), n=200, seed=7).labels)  # same on every device
+        assert torch.equal(a.labels.cpu(), fn(y.cpu(), n=200, generator=_gen(7)).labels)  # same on every device
 
 
 def test_heuristic_baseline_labels_and_scores():
@@ -181,7 +186,8 @@ def test_compare_baselines_multiclass_uses_macro_averages():
     y = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
     report = compare_baselines(y, metrics=("accuracy", "f1", "roc_auc"))
     assert report["most common class"]["accuracy"] == 0.5
-    assert math.isnan(report["most common class"]["f1"])  # classes 1 and 2 never predicted
+    assert report["most common class"]["f1"] == pytest.approx((2 * 50 / 150) / 3)  # classes 1, 2: F1 0 (recall 0)
+    assert math.isnan(compare_baselines(y, metrics=("precision",))["most common class"]["precision"])  # 0/0 kept
     assert report["most common class"]["roc_auc"] == 0.5
 
 
@@ -200,7 +206,9 @@ def test_report_is_a_mapping_and_prints_markdown():
     "call, exc, name",
     [
         (lambda: uniform_random_baseline(torch.tensor([0, 1]), n=0), ValueError, "n"),
-        (lambda: uniform_random_baseline(torch.tensor([0, 1]), seed=-1), ValueError, "seed"),
+        (lambda: uniform_random_baseline(torch.tensor([0, 1]), generator=3), TypeError, "generator"),
+        (lambda: label_distribution_baseline(torch.tensor([0, 1]), generator=0), TypeError, "generator"),
+        (lambda: compare_baselines(torch.tensor([0, 1]), generator="0"), TypeError, "generator"),
         (lambda: most_frequent_baseline(torch.tensor([], dtype=torch.long)), ValueError, "y"),
         (lambda: constant_baseline(torch.tensor([0, 1]), 5), ValueError, "value"),
         (lambda: heuristic_baseline("rule", torch.zeros(2, 1)), TypeError, "fn"),

@@ -173,14 +173,17 @@ def test_hand_computed_ranking_case():
 # ------------------------------------------------------------------ the undefined-value policy
 
 
-def test_always_negative_f1_is_nan_by_default_and_sklearn_with_zero():
+def test_always_negative_precision_is_nan_and_f1_zero_as_sklearn():
+    """scikit-learn's rule since its PR #26965: F = 0 when precision or recall is defined and 0."""
     y_true = torch.tensor([0] * 99 + [1])
     y_pred = torch.zeros(100, dtype=torch.long)
     assert math.isnan(M.precision_score(y_true, y_pred).item())
     assert M.recall_score(y_true, y_pred).item() == 0.0
-    assert math.isnan(M.f1_score(y_true, y_pred).item())
-    assert M.f1_score(y_true, y_pred, zero_division=0.0).item() == 0.0 == skm.f1_score(y_true, y_pred)
-    assert M.f1_score(y_true, y_pred, zero_division=1.0).item() == 1.0  # sklearn: 0.0 (see docstring)
+    for zd in ("nan", 0.0, 0.5, 1.0):
+        if zd != 0.5:  # sklearn accepts only 0, 1 and NaN
+            assert skm.f1_score(y_true, y_pred, zero_division=np.nan if zd == "nan" else zd) == 0.0
+        assert M.f1_score(y_true, y_pred, zero_division=zd).item() == 0.0
+        assert M.fbeta_score(y_true, y_pred, beta=2.0, zero_division=zd).item() == 0.0
     assert M.accuracy_score(y_true, y_pred).item() == 0.99
 
 
@@ -196,7 +199,8 @@ def test_no_positives_anywhere():
 def test_all_positives():
     y = torch.ones(10, dtype=torch.long)
     assert M.f1_score(y, y).item() == 1.0
-    assert math.isnan(M.f1_score(y, 1 - y).item())  # never predicts positive: precision 0/0
+    assert math.isnan(M.precision_score(y, 1 - y).item())  # never predicts positive: precision 0/0 ...
+    assert M.f1_score(y, 1 - y).item() == 0.0 == skm.f1_score(y, 1 - y)  # ... F1 0 (recall 0), as sklearn
     assert math.isnan(M.roc_auc_score(y, torch.rand(10, generator=torch.Generator().manual_seed(0))).item())
     assert M.average_precision_score(y, torch.arange(10.0)).item() == 1.0
 
@@ -219,10 +223,13 @@ def test_macro_average_keeps_nan_of_an_unpredicted_class():
     y_pred = torch.tensor([0, 1, 1, 1])  # class 2 never predicted
     per_class = M.precision_score(y_true, y_pred, average=None)
     assert math.isnan(per_class[2].item())
-    assert math.isnan(M.f1_score(y_true, y_pred, average="macro").item())
-    assert M.f1_score(y_true, y_pred, average="macro", zero_division=0.0).item() == pytest.approx(
-        skm.f1_score(y_true, y_pred, average="macro")
+    assert math.isnan(M.precision_score(y_true, y_pred, average="macro").item())
+    assert M.precision_score(y_true, y_pred, average="macro", zero_division=0.0).item() == pytest.approx(
+        skm.precision_score(y_true, y_pred, average="macro", zero_division=0.0)
     )
+    assert M.f1_score(y_true, y_pred, average="macro").item() == pytest.approx(
+        skm.f1_score(y_true, y_pred, average="macro")
+    )  # class 2's F1 is 0 (recall defined and 0), not NaN
 
 
 def test_ranking_undefined_cases():
@@ -306,3 +313,99 @@ def test_device_mismatch_is_an_error():
         pytest.skip("no CUDA device")
     with pytest.raises(ValueError, match="`y_pred`"):
         M.accuracy_score(torch.tensor([0, 1]), torch.tensor([0, 1], device="cuda"))
+
+
+# ------------------------------------------------------------------ issue 11, defect 5: where scikit-learn is right
+
+
+@pytest.mark.parametrize("labels", [[0, 1], [0, 5000]])
+def test_a_class_only_in_zero_weight_rows_still_counts(labels):
+    y = torch.tensor(labels)
+    w = torch.tensor([1.0, 0.0])
+    kw = {"sample_weight": w.numpy()}
+    _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0), 0.5)
+    _close(M.f1_score(y, y, average="macro", sample_weight=w, zero_division=0.0),
+           skm.f1_score(y.numpy(), y.numpy(), average="macro", zero_division=0.0, **kw))
+    cm = M.confusion_matrix(y, y, sample_weight=w)
+    assert cm.shape == (2, 2)  # the same for dense ({0, 1}) and sparse ({0, 5000}) label ranges
+    _close(cm, skm.confusion_matrix(y.numpy(), y.numpy(), **kw))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_weight_classes_match_sklearn_everywhere(seed):
+    y_true, y_pred = _random_labels(seed, 300, 5)
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(300, generator=g, dtype=torch.float64)
+    w[(y_true == 4) | (y_pred == 4)] = 0.0  # class 4 is in the data, only with weight 0
+    yt, yp, kw = y_true.numpy(), y_pred.numpy(), {"sample_weight": w.numpy()}
+    _close(M.confusion_matrix(y_true, y_pred, sample_weight=w), skm.confusion_matrix(yt, yp, **kw))
+    for average in AVERAGES:
+        for ours, theirs in [(M.precision_score, skm.precision_score), (M.recall_score, skm.recall_score),
+                             (M.f1_score, skm.f1_score)]:
+            _close(ours(y_true, y_pred, average=average, sample_weight=w, zero_division=0.0),
+                   theirs(yt, yp, average=average, zero_division=0.0, **kw))
+
+
+@pytest.mark.parametrize("zero_division", [0.0, 1.0])
+def test_f_score_rule_matches_sklearn_for_every_zero_division(zero_division):
+    """F = 0 whenever precision or recall is defined and 0 (scikit-learn's PR #26965);
+    undefined (zero_division) only with no true and no predicted rows."""
+    cases = [([0, 0, 1, 1], [0, 0, 0, 0]), ([0, 0, 0, 0], [0, 1, 0, 1]), ([0, 0, 0], [0, 0, 0]),
+             ([0, 1, 2, 2], [0, 1, 1, 1]), ([1, 1, 1], [0, 0, 0]), ([0, 1, 2, 3], [1, 2, 3, 0])]
+    for yt, yp in cases:
+        for average in ["binary", "macro", "weighted", "micro", None]:
+            if average == "binary" and len(set(yt) | set(yp)) > 2:
+                continue
+            for beta in (0.5, 1.0, 2.0):
+                _close(M.fbeta_score(torch.tensor(yt), torch.tensor(yp), beta=beta, average=average,
+                                     zero_division=zero_division),
+                       skm.fbeta_score(yt, yp, beta=beta, average=average, zero_division=zero_division))
+    never = M.f1_score(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 0]), zero_division=zero_division)
+    assert never.item() == 0.0  # missed every positive: 0.0, never zero_division
+    nothing = M.f1_score(torch.tensor([0, 0]), torch.tensor([0, 0]), zero_division=zero_division)
+    assert nothing.item() == zero_division  # no positive anywhere: undefined
+
+
+def test_f_score_undefined_only_without_true_and_predicted_rows_by_default():
+    p, r, f, _ = M.precision_recall_fscore_support(torch.tensor([0, 1, 2]), torch.tensor([0, 0, 1]), labels=[0, 1, 2, 7])
+    assert math.isnan(p[2].item()) and r[2].item() == 0.0 and f[2].item() == 0.0  # never predicted: F 0
+    assert math.isnan(r[3].item()) and math.isnan(p[3].item()) and math.isnan(f[3].item())  # absent: undefined
+
+
+def _both_raise(ours, theirs, name: str) -> None:
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        ours()
+    with pytest.raises(ValueError):
+        theirs()
+
+
+def test_average_precision_raises_where_sklearn_raises():
+    s1 = np.array([0.1, 0.4, 0.35, 0.8])
+    s2 = np.random.default_rng(0).random((4, 3))
+    multiclass = np.array([0, 1, 2, 1])
+    _both_raise(lambda: M.average_precision_score(torch.tensor(multiclass), torch.tensor(s1)),
+                lambda: skm.average_precision_score(multiclass, s1), "y_true")
+    _both_raise(lambda: M.roc_auc_score(torch.tensor(multiclass), torch.tensor(s1)),
+                lambda: skm.roc_auc_score(multiclass, s1), "y_true")  # the two agree
+    binary = np.array([0, 1, 0, 1])
+    _both_raise(lambda: M.average_precision_score(torch.tensor(binary), torch.tensor(s1), pos_label=2),
+                lambda: skm.average_precision_score(binary, s1, pos_label=2), "pos_label")
+    _both_raise(lambda: M.average_precision_score(torch.tensor(multiclass), torch.tensor(s2), pos_label=2),
+                lambda: skm.average_precision_score(multiclass, s2, pos_label=2), "pos_label")
+    # what sklearn accepts still works: pos_label 1 with (N, C) scores, pos_label 0 of two classes
+    _close(M.average_precision_score(torch.tensor(multiclass), torch.tensor(s2), pos_label=1),
+           skm.average_precision_score(multiclass, s2, pos_label=1))
+    _close(M.average_precision_score(torch.tensor(binary), torch.tensor(s1), pos_label=0),
+           skm.average_precision_score(binary, s1, pos_label=0))
+
+
+def test_confusion_matrix_labels_must_meet_y_true():
+    y = np.array([0, 1, 1])
+    _both_raise(lambda: M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[3, 4]),
+                lambda: skm.confusion_matrix(y, y, labels=[3, 4]), "labels")
+    _both_raise(lambda: M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[]),
+                lambda: skm.confusion_matrix(y, y, labels=[]), "labels")
+    with pytest.raises(ValueError, match="`labels` must hold at least one label, got \\[\\]"):
+        M.f1_score(torch.tensor(y), torch.tensor(y), labels=[], average="macro")
+    _close(M.confusion_matrix(torch.tensor(y), torch.tensor(y), labels=[1, 4]),
+           skm.confusion_matrix(y, y, labels=[1, 4]))  # one label of y_true is enough

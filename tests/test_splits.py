@@ -19,6 +19,10 @@ from torch_mlsd.evaluation import (
 FRACTIONS = [(0.8, 0.2), (0.7, 0.15, 0.15), (0.5, 0.3, 0.2), (0.25, 0.25, 0.25, 0.25)]
 
 
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def _random_labels(seed: int, min_size: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     n_classes = int(torch.randint(1, 40, (1,), generator=g))
@@ -43,7 +47,7 @@ def test_stratified_split_proportions(seed):
     """Each class within one row of its share in every split; split sizes within one row."""
     labels, sizes = _random_labels(seed)
     fractions = FRACTIONS[seed % len(FRACTIONS)]
-    parts = stratified_split(labels, fractions=fractions, seed=seed)
+    parts = stratified_split(labels, fractions=fractions, generator=_gen(seed))
     _assert_partition(parts, len(labels))
     classes = torch.unique(labels)
     for f, part in zip(fractions, parts):
@@ -55,7 +59,7 @@ def test_stratified_split_proportions(seed):
 
 def test_rare_classes_appear_in_every_split():
     labels = torch.tensor([0] * 97 + [1] * 3 + [2] * 3)
-    train, val, test = stratified_split(labels, test_size=0.05, val_size=0.05, seed=3)
+    train, val, test = stratified_split(labels, test_size=0.05, val_size=0.05, generator=_gen(3))
     for part in (train, val, test):
         assert set(labels[part].tolist()) == {0, 1, 2}
     with pytest.raises(ValueError, match=r"`labels`.*class 1 \(2 rows\), class 2 \(1 row\)"):
@@ -71,9 +75,9 @@ def test_one_example_class_cannot_appear_in_both_splits():
 
 def test_stratified_split_is_seeded_and_device_independent(device):
     labels, _ = _random_labels(1)
-    a = stratified_split(labels.to(device), test_size=0.3, seed=5)
-    b = stratified_split(labels, test_size=0.3, seed=5)
-    c = stratified_split(labels, test_size=0.3, seed=6)
+    a = stratified_split(labels.to(device), test_size=0.3, generator=_gen(5))
+    b = stratified_split(labels, test_size=0.3, generator=_gen(5))
+    c = stratified_split(labels, test_size=0.3, generator=_gen(6))
     assert a[0].device.type == device.type
     assert all(torch.equal(x.cpu(), y) for x, y in zip(a, b))
     assert not torch.equal(b[1], c[1])
@@ -81,8 +85,8 @@ def test_stratified_split_is_seeded_and_device_independent(device):
 
 def test_fraction_arguments_are_equivalent():
     labels, _ = _random_labels(2)
-    a = stratified_split(labels, test_size=0.2, val_size=0.1, seed=1)
-    b = stratified_split(labels, fractions=[0.7, 0.1, 0.2], seed=1)
+    a = stratified_split(labels, test_size=0.2, val_size=0.1, generator=_gen(1))
+    b = stratified_split(labels, fractions=[0.7, 0.1, 0.2], generator=_gen(1))
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert len(stratified_split(labels)[1]) == pytest.approx(0.2 * len(labels), abs=1)  # default 80/20
 
@@ -92,7 +96,7 @@ def test_stratified_kfold_counts_match_sklearn(seed):
     sk = pytest.importorskip("sklearn.model_selection")
     labels, sizes = _random_labels(seed)
     k = 2 + seed % 4
-    folds = stratified_kfold(labels, k, seed=seed)
+    folds = stratified_kfold(labels, k, generator=_gen(seed))
     theirs = list(sk.StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels.numpy()))
     _assert_partition([test for _, test in folds], len(labels))
     for c in torch.unique(labels):
@@ -124,7 +128,7 @@ def _random_groups(seed: int, n_groups: int = 60) -> torch.Tensor:
 def test_group_split_keeps_groups_apart_and_sizes_close(seed):
     groups = _random_groups(seed)
     fractions = FRACTIONS[seed % len(FRACTIONS)]
-    parts = group_split(groups, fractions=fractions, seed=seed)
+    parts = group_split(groups, fractions=fractions, generator=_gen(seed))
     _assert_partition(parts, len(groups))
     seen = [set(groups[p].tolist()) for p in parts]
     for i in range(len(seen)):
@@ -138,12 +142,12 @@ def test_group_split_keeps_groups_apart_and_sizes_close(seed):
 
 def test_group_split_with_string_ids_and_seeds():
     patients = [f"patient-{i // 3}" for i in range(90)]  # 30 patients, 3 scans each
-    train, test = group_split(patients, test_size=0.2, seed=1)
+    train, test = group_split(patients, test_size=0.2, generator=_gen(1))
     assert not {patients[i] for i in train.tolist()} & {patients[i] for i in test.tolist()}
     assert len(test) == 18  # 6 of 30 equal-sized patients: the target exactly
-    other = group_split(patients, test_size=0.2, seed=2)[1]
+    other = group_split(patients, test_size=0.2, generator=_gen(2))[1]
     assert not torch.equal(test, other)
-    assert torch.equal(test, group_split(patients, test_size=0.2, seed=1)[1])
+    assert torch.equal(test, group_split(patients, test_size=0.2, generator=_gen(1))[1])
 
 
 def test_group_split_errors():
@@ -162,7 +166,7 @@ def test_group_kfold_fold_sizes_equal_sklearn(seed):
     sk = pytest.importorskip("sklearn.model_selection")
     groups = _random_groups(seed, n_groups=25)
     k = 2 + seed % 4
-    folds = group_kfold(groups, k, seed=seed)
+    folds = group_kfold(groups, k, generator=_gen(seed))
     theirs = sk.GroupKFold(k).split(np.zeros(len(groups)), groups=groups.numpy())
     assert sorted(len(t) for _, t in folds) == sorted(len(t) for _, t in theirs)
     _assert_partition([t for _, t in folds], len(groups))

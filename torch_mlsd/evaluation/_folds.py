@@ -1,4 +1,4 @@
-"""Fold bookkeeping shared by the split functions: fractions, generators, index sets."""
+"""Fold bookkeeping shared by the split functions: fractions, devices, index sets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import torch
 
-from .._random import make_generator, new_seed
-from .._validate import check_float, check_seed, describe
+from .._validate import check_float, describe
 
 Folds = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -33,11 +32,6 @@ def as_fractions(fractions: Sequence[float] | None, test_size: float | None, val
     if test + val >= 1.0:  # type: ignore[operator]
         raise ValueError(f"`test_size` + `val_size` must be < 1, got {test} + {val}")
     return [1.0 - test - val, val, test]  # type: ignore[operator]
-
-
-def seeded_generator(seed: int | None) -> torch.Generator:
-    seed = check_seed("seed", seed)
-    return make_generator(new_seed() if seed is None else seed)
 
 
 def device_of(value: Any) -> torch.device:

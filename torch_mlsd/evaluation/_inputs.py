@@ -9,28 +9,60 @@ from typing import Any, Literal, Union
 import numpy as np
 import torch
 
-from .._validate import check_choice, check_float, check_nonnegative_weights, check_tensor, describe
+from .._validate import check_choice, check_finite, check_float, check_nonnegative_weights, check_tensor, describe
 
 ZeroDivision = Union[Literal["nan"], float]
 DENSE_SPAN = 2**11  # labels spanning at most this many values are counted without `unique`
 
 
+def as_int64(name: str, value: torch.Tensor) -> torch.Tensor:
+    """An integer tensor as ``int64``, the dtype ids, labels, times and counts are computed in.
+
+    Arithmetic in a narrow dtype wraps (``uint8`` 3 - 5 is 254), so every integer input is
+    widened here, where it is read. ``uint64`` values of ``2**63`` or more do not fit and
+    are rejected."""
+    if value.dtype == torch.uint64:
+        wide = value.view(torch.int64)
+        if bool((wide < 0).any()):
+            raise ValueError(f"`{name}` must hold values below 2**63 (computed in int64), got {describe(value)}")
+        return wide
+    return value.long()
+
+
 def as_labels(name: str, value: Any) -> torch.Tensor:
-    """A non-empty 1-D integer tensor of class labels (bool becomes 0/1)."""
+    """A non-empty 1-D ``int64`` tensor of class labels (any integer dtype; bool becomes 0/1)."""
+    given = value
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"`{name}` must be a 1-D tensor of integer labels, got {describe(value)}") from exc
     check_tensor(name, value, ndim=1)
-    if value.dtype == torch.bool:
-        value = value.long()
-    elif value.dtype.is_floating_point or value.dtype.is_complex:
+    if value.numel() == 0:  # before the dtype: an empty list becomes a float tensor
+        raise ValueError(f"`{name}` must hold at least one label, got {describe(given)}")
+    if value.dtype.is_floating_point or value.dtype.is_complex:
         raise TypeError(f"`{name}` must hold integer or bool class labels, got dtype {value.dtype}")
-    if value.numel() == 0:
-        raise ValueError(f"`{name}` must not be empty, got {describe(value)}")
-    return value.long()
+    return as_int64(name, value)
 
+
+def class_ids(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Distinct values numbered by first appearance: ``(ids (N,), counts (C,), names (C,))``
+    with ``names[ids] == values``.
+
+    The numbering depends only on which rows share a value, not on the values: renaming
+    the classes (or groups) gives the same ids, so a split drawn from them is the same.
+
+    Example:
+        >>> class_ids(torch.tensor([7, 3, 7, 5]))[0].tolist()
+        [0, 1, 0, 2]
+    """
+    names, inverse, counts = torch.unique(values, return_inverse=True, return_counts=True)
+    rows = torch.arange(len(values), device=values.device)
+    first = torch.full((len(names),), len(values), device=values.device).scatter_reduce_(0, inverse, rows, "amin")
+    order = torch.argsort(first)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order), device=values.device)
+    return rank[inverse], counts[order], names[order]
 
 
 def same_device(reference: torch.Tensor, **tensors: torch.Tensor) -> None:
@@ -112,7 +144,8 @@ def average_values(values: torch.Tensor, support: torch.Tensor, average: str | N
 
 
 def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
-    """Timestamps as a 1-D CPU tensor (datetime64 as int64 nanoseconds) and the gap in their unit."""
+    """Timestamps as a 1-D CPU tensor, ``int64`` (datetime64 as nanoseconds) or ``float64``,
+    and the gap in their unit: times are compared and shifted by the gap in these dtypes."""
     if isinstance(timestamps, np.ndarray) and np.issubdtype(timestamps.dtype, np.datetime64):
         if np.isnat(timestamps).any():
             raise ValueError(f"`timestamps` must not contain NaT, got {int(np.isnat(timestamps).sum())}")
@@ -133,6 +166,7 @@ def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
         if t.dtype.is_floating_point and bool(torch.isnan(t).any()):
             bad = int(torch.isnan(t).sum())
             raise ValueError(f"`timestamps` must not contain NaN (they cannot be ordered), got {bad}")
+        t = t.double() if t.dtype.is_floating_point else as_int64("timestamps", t)
         gap = check_float("gap", gap, min=0.0)  # type: ignore[assignment]
         if not t.dtype.is_floating_point:  # integer times: t < t_next - gap  <=>  t < t_next - floor(gap)
             gap = math.floor(gap)  # type: ignore[arg-type]
@@ -144,9 +178,14 @@ def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
 
 
 
-def as_rows(name: str, x: Any) -> torch.Tensor:
-    """``(N, ...)`` tensor as ``(N, D)``: the rows whose equality is checked."""
+def as_rows(name: str, x: Any, *, finite: bool = False) -> torch.Tensor:
+    """``(N, ...)`` tensor as ``(N, D)``: the rows whose equality (or distance) is checked.
+
+    With ``finite``, NaN and inf are rejected here, under the user's argument name,
+    before a k-NN or a ranking that cannot order them sees the rows."""
     check_tensor(name, x)
     if x.ndim == 0 or x.dtype.is_complex:
         raise ValueError(f"`{name}` must be a real tensor with a row dimension, got {describe(x)}")
+    if finite:
+        check_finite(name, x)
     return x.reshape(x.shape[0], math.prod(x.shape[1:]))

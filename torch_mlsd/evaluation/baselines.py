@@ -13,6 +13,10 @@ strategies in torch, and a trained logistic regression::
 Each baseline returns :class:`Predictions` (labels, per-class scores and the classes the
 score columns stand for). :func:`compare_baselines` scores them all and prints the
 lecture's table.
+
+The random baselines take ``generator`` (torch's convention): ``None`` draws fresh OS
+entropy (different predictions each call); a seeded generator repeats them. Draws happen
+on that CPU generator, so one seed gives the same predictions on the CPU and on a GPU.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any, NamedTuple, Union
 
 import torch
 
-from .._random import make_generator, mix_seed, new_seed
-from .._validate import check_int, check_seed, check_tensor, describe
+from .._random import resolve_generator
+from .._validate import check_int, check_tensor, describe
 from . import metrics as M
 from . import ranking as R
 from ._inputs import as_labels, encode, union, unique_counts
@@ -74,21 +78,16 @@ def _one_hot(index: torch.Tensor, n_classes: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(index, n_classes).double()
 
 
-def _draw(
-    seed: int | None, stream: int, n: int, device: torch.device, draw: Callable[..., torch.Tensor]
-) -> torch.Tensor:
-    """Random numbers from a CPU generator (the same on every device), moved to ``device``."""
-    seed = new_seed() if check_seed("seed", seed) is None else seed
-    return draw(generator=make_generator(mix_seed(seed, stream))).to(device)
-
-
-def uniform_random_baseline(y: torch.Tensor, *, n: int | None = None, seed: int | None = 0) -> Predictions:
+def uniform_random_baseline(
+    y: torch.Tensor, *, n: int | None = None, generator: torch.Generator | None = None
+) -> Predictions:
     """Predict each class with probability ``1 / C`` (the classes seen in ``y``).
 
     Args:
         y: ``(M,)`` labels that define the classes (usually the training labels).
         n: number of rows to predict; default ``len(y)``.
-        seed: seed of the draw (``None``: a fresh one); same seed, same labels on any device.
+        generator: CPU generator of the draw (``None``: fresh OS entropy); the same
+            seed gives the same labels on any device.
 
     Returns:
         :class:`Predictions` with constant scores ``1 / C``.
@@ -100,11 +99,13 @@ def uniform_random_baseline(y: torch.Tensor, *, n: int | None = None, seed: int 
     """
     classes, _, n = _class_counts(y, n)
     k = len(classes)
-    idx = _draw(seed, 1, n, classes.device, lambda generator: torch.randint(0, k, (n,), generator=generator))
+    idx = torch.randint(0, k, (n,), generator=resolve_generator(generator, "cpu")).to(classes.device)
     return Predictions(classes[idx], torch.full((n, k), 1.0 / k, dtype=torch.float64, device=classes.device), classes)
 
 
-def label_distribution_baseline(y: torch.Tensor, *, n: int | None = None, seed: int | None = 0) -> Predictions:
+def label_distribution_baseline(
+    y: torch.Tensor, *, n: int | None = None, generator: torch.Generator | None = None
+) -> Predictions:
     """Predict at random following the label distribution of ``y`` (the prior).
 
     With 1% positives this predicts positive 1% of the time, independently of the
@@ -114,20 +115,20 @@ def label_distribution_baseline(y: torch.Tensor, *, n: int | None = None, seed: 
     Args:
         y: ``(M,)`` labels whose frequencies are the prior.
         n: number of rows to predict; default ``len(y)``.
-        seed: seed of the draw (``None``: a fresh one).
+        generator: CPU generator of the draw (``None``: fresh OS entropy).
 
     Returns:
         :class:`Predictions` whose scores are the one-hot drawn labels (as sklearn's).
 
     Example:
-        >>> p = label_distribution_baseline(torch.tensor([0, 0, 0, 1]), n=1000, seed=1)
+        >>> g = torch.Generator().manual_seed(1)
+        >>> p = label_distribution_baseline(torch.tensor([0, 0, 0, 1]), n=1000, generator=g)
         >>> 0.15 < p.labels.double().mean().item() < 0.35
         True
     """
     classes, counts, n = _class_counts(y, n)
     cdf = (counts.cumsum(0).double() / counts.sum()).cpu()
-    cpu = torch.device("cpu")
-    u = _draw(seed, 2, n, cpu, lambda generator: torch.rand(n, generator=generator, dtype=torch.float64))
+    u = torch.rand(n, generator=resolve_generator(generator, "cpu"), dtype=torch.float64)
     idx = torch.searchsorted(cdf, u, right=True).clamp_(max=len(classes) - 1).to(classes.device)
     return Predictions(classes[idx], _one_hot(idx, len(classes)), classes)
 
@@ -222,7 +223,7 @@ def logistic_regression_baseline(
     return Predictions(model.classes_[proba.argmax(1)], proba, model.classes_)
 
 
-def _out_of_fold_logistic(x: torch.Tensor, y: torch.Tensor, seed: int, n_folds: int) -> Predictions:
+def _out_of_fold_logistic(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, n_folds: int) -> Predictions:
     """Out-of-fold predictions: every row predicted by a model that never saw it."""
     classes, counts = unique_counts(y)
     folds = min(n_folds, int(counts.min()))
@@ -233,7 +234,7 @@ def _out_of_fold_logistic(x: torch.Tensor, y: torch.Tensor, seed: int, n_folds: 
         )
     labels = torch.empty_like(y)
     scores = torch.empty(len(y), len(classes), dtype=torch.float64, device=y.device)
-    for train, test in stratified_kfold(y, n_splits=folds, seed=seed):
+    for train, test in stratified_kfold(y, n_splits=folds, generator=generator):
         model = LogisticRegression().fit(x[train], y[train])
         proba = model.predict_proba(x[test])
         labels[test] = model.classes_[proba.argmax(1)]
@@ -339,7 +340,7 @@ def compare_baselines(
     metrics: Sequence[str] | Mapping[str, MetricFn] = ("accuracy", "f1"),
     pos_label: int = 1,
     zero_division: M.ZeroDivision = "nan",
-    seed: int | None = 0,
+    generator: torch.Generator | None = None,
     n_folds: int = 5,
 ) -> BaselineReport:
     """Score the standard baselines on ``y_true`` and return the lecture's table.
@@ -365,7 +366,8 @@ def compare_baselines(
         pos_label: the positive class on binary data.
         zero_division: value of undefined metrics, ``"nan"`` (default) or a number in
             ``[0, 1]`` (see :mod:`torch_mlsd.evaluation.metrics`).
-        seed: seed of the random baselines and the folds.
+        generator: CPU generator of the random baselines and the folds, drawn from in
+            that order (``None``: fresh OS entropy, a different table each call).
         n_folds: folds of the out-of-fold logistic regression.
 
     Returns:
@@ -373,13 +375,13 @@ def compare_baselines(
 
     Example:
         >>> y = torch.tensor([0] * 990 + [1] * 10)
-        >>> r = compare_baselines(y, seed=0)
-        >>> r["most common class"]["accuracy"], r["most common class"]["f1"]
-        (0.99, nan)
+        >>> r = compare_baselines(y, metrics=("accuracy", "precision", "f1"), generator=torch.Generator().manual_seed(0))
+        >>> r["most common class"]  # precision 0/0 is undefined; F1 is 0 since recall is 0
+        {'accuracy': 0.99, 'precision': nan, 'f1': 0.0}
     """
     y_true = as_labels("y_true", y_true)
     y_prior = y_true if y_train is None else as_labels("y_train", y_train).to(y_true.device)
-    seed = new_seed() if check_seed("seed", seed) is None else seed
+    g = resolve_generator(generator, "cpu")
     classes = union(y_true, y_prior)
     n = len(y_true)
     if x is not None:
@@ -387,8 +389,8 @@ def compare_baselines(
         if len(x) != n:
             raise ValueError(f"`x` must have {n} rows like `y_true`, got shape {tuple(x.shape)}")
     rows: dict[str, Predictions] = {
-        "uniform random": uniform_random_baseline(y_prior, n=n, seed=seed),
-        "label distribution random": label_distribution_baseline(y_prior, n=n, seed=seed),
+        "uniform random": uniform_random_baseline(y_prior, n=n, generator=g),
+        "label distribution random": label_distribution_baseline(y_prior, n=n, generator=g),
         "most common class": most_frequent_baseline(y_prior, n=n),
     }
     if constant is not None:
@@ -403,7 +405,7 @@ def compare_baselines(
     if x is not None:
         if x_train is None and y_train is None:
             folds = check_int("n_folds", n_folds, min=2)
-            rows["logistic regression"] = _out_of_fold_logistic(x, y_true, seed, folds)  # type: ignore[arg-type]
+            rows["logistic regression"] = _out_of_fold_logistic(x, y_true, g, folds)  # type: ignore[arg-type]
         elif x_train is None or y_train is None:
             raise ValueError("`x_train` and `y_train` must be given together")
         else:

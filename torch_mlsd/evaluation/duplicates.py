@@ -158,7 +158,7 @@ def near_duplicates(
         >>> near_duplicates(train, test)[:2]
         (tensor([0, 1]), tensor([0, 1]))
     """
-    a, b = as_rows("x", x), as_rows("other", other)
+    a, b = as_rows("x", x, finite=True), as_rows("other", other, finite=True)
     if b.shape[1] != a.shape[1] or b.device != a.device:
         raise ValueError(f"`other` must have rows like `x` ({describe(x)}), got {describe(other)}")
     threshold = check_float("threshold", threshold, min=-1.0, max=1.0)  # type: ignore[assignment]

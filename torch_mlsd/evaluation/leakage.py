@@ -351,7 +351,9 @@ def check_leakage(
         >>> [f.kind for f in report.findings], report.findings[0].train_rows.tolist()
         (['duplicate'], [0, 1, 2, 3, 4])
     """
-    a, b = as_rows("x_train", x_train), as_rows("x_test", x_test)
+    knn = near_duplicate_threshold is not None  # the k-NN and the AUC cannot order NaN/inf
+    a = as_rows("x_train", x_train, finite=knn or (max_feature_auc is not None and y_train is not None))
+    b = as_rows("x_test", x_test, finite=knn)
     if b.shape[1:] != a.shape[1:] or b.dtype != a.dtype or b.device != a.device:
         raise ValueError(f"`x_test` must have rows like `x_train` ({describe(x_train)}), got {describe(x_test)}")
     if len(a) == 0 or len(b) == 0:

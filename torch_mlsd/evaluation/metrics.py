@@ -11,16 +11,19 @@ true positives, ROC-AUC with one class, average precision with no positives) is
 *undefined*. ``zero_division="nan"`` (the default) returns NaN, as the lecture's table
 does; a number in ``[0, 1]`` returns that number instead.
 
-The F-score is the harmonic mean of precision and recall, so it is undefined whenever
-either is (with both defined it equals ``(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)``,
-0 when TP = 0). Always predicting the negative class therefore gets F1 = NaN here.
-scikit-learn computes ``(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)`` directly and only
-calls it undefined when that denominator is 0, so it reports 0.0 for the same case.
-With ``zero_division=0.0`` every function here returns scikit-learn's numbers.
+The F-score follows scikit-learn's rule (since its PR #26965):
+``F = (1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)``, undefined only when that
+denominator is 0 (no true and no predicted rows of the class). So F = 0 whenever
+precision or recall is defined and zero: always predicting the negative class gets
+F1 = 0.0 (recall is 0), whatever ``zero_division``, although its precision (0/0) is
+undefined. With ``zero_division=0.0`` every function here returns scikit-learn's numbers.
+
+A class is counted when a row of ``y_true`` or ``y_pred`` holds it, even if every such
+row has weight 0 (its counts are then 0 and its ratios undefined), as in scikit-learn.
 
 Averages (``macro``, ``weighted``) of per-class values keep a NaN: a class that is never
-predicted makes macro-F1 NaN. scikit-learn with ``zero_division=np.nan`` instead drops
-that class from the mean, which *raises* the score of a model that ignores a class.
+predicted makes macro-precision NaN. scikit-learn with ``zero_division=np.nan`` instead
+drops that class from the mean, which *raises* the score of a model that ignores a class.
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ def _confusion(
     """``(C + 1, C + 1)`` counts (last row/column: values outside ``labels``) and the labels.
 
     Without ``labels`` the classes are the sorted union of the values present, as in
-    scikit-learn; small label ranges are counted directly, without sorting.
+    scikit-learn; small label ranges are counted directly, without sorting. A class is
+    present when a row holds it, whatever that row's weight (a zero weight does not
+    remove a class).
     """
     if labels is None:
         (lo_t, hi_t), (lo_p, hi_p) = torch.aminmax(y_true), torch.aminmax(y_pred)
@@ -101,7 +106,10 @@ def _confusion(
         span = max(int(hi_t), int(hi_p)) - lo + 1
         if span <= DENSE_SPAN:
             full = _bincount2(y_true - lo, y_pred - lo, span, weight)
-            present = (full.sum(0) + full.sum(1)) > 0
+            if weight is None:
+                present = (full.sum(0) + full.sum(1)) > 0
+            else:  # rows count, not their weights
+                present = torch.bincount(torch.cat([y_true, y_pred]) - lo, minlength=span) > 0
             labels = torch.arange(span, device=y_true.device)[present] + lo
             counts = torch.nn.functional.pad(full[present][:, present], (0, 1, 0, 1))
             return counts, labels
@@ -159,8 +167,9 @@ def confusion_matrix(
 
     Args:
         y_true, y_pred: ``(N,)`` integer or bool labels.
-        labels: classes to report, in this order (others are ignored); default the
-            sorted union of the values in ``y_true`` and ``y_pred``.
+        labels: classes to report, in this order (others are ignored); at least one of
+            them must occur in ``y_true``. Default: the sorted union of the values in
+            ``y_true`` and ``y_pred``.
         sample_weight: optional ``(N,)`` weights.
         normalize: divide by row sums (``"true"``), column sums (``"pred"``) or the total
             (``"all"``); an all-zero row or column stays 0, as in scikit-learn.
@@ -177,7 +186,10 @@ def confusion_matrix(
     y_true, y_pred = _pair(y_true, y_pred)
     if normalize is not None:
         check_choice("normalize", normalize, ("true", "pred", "all"))
-    counts, _ = _confusion(y_true, y_pred, _labels_arg(labels, y_true.device), as_sample_weight(sample_weight, y_true))
+    chosen = _labels_arg(labels, y_true.device)
+    if chosen is not None and not bool(torch.isin(chosen, y_true).any()):
+        raise ValueError(f"`labels` must include at least one label of `y_true`, got {chosen.tolist()[:20]}")
+    counts, _ = _confusion(y_true, y_pred, chosen, as_sample_weight(sample_weight, y_true))
     cm = counts[:-1, :-1]
     if normalize is None:
         return cm
@@ -288,7 +300,7 @@ def precision_recall_fscore_support(
     recall = _divide(tp, true, true > 0, fill)
     b2 = beta * beta
     f_den = (1 + b2) * tp + b2 * (true - tp) + (pred - tp)
-    fscore = _divide((1 + b2) * tp, f_den, (pred > 0) & (true > 0), fill)
+    fscore = _divide((1 + b2) * tp, f_den, f_den > 0, fill)  # 0 when P or R is defined and 0
     if average is None:
         support = true if weight is not None else true.long()
         return precision, recall, fscore, support
@@ -361,7 +373,8 @@ def fbeta_score(
     sample_weight: torch.Tensor | None = None,
     zero_division: ZeroDivision = "nan",
 ) -> torch.Tensor:
-    """Weighted harmonic mean of precision and recall; undefined when either is.
+    """Weighted harmonic mean of precision and recall, ``(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)``;
+    undefined (``zero_division``) only with no true and no predicted positives.
 
     Arguments as in :func:`precision_recall_fscore_support` (default ``average="binary"``).
 
@@ -383,19 +396,20 @@ def f1_score(
     sample_weight: torch.Tensor | None = None,
     zero_division: ZeroDivision = "nan",
 ) -> torch.Tensor:
-    """F1, the harmonic mean of precision and recall; undefined when either is.
+    """F1, the harmonic mean of precision and recall, ``2 TP / (2 TP + FN + FP)``.
 
     Arguments as in :func:`precision_recall_fscore_support` (default ``average="binary"``).
-    Always predicting the negative class gives NaN here (precision is 0/0) where
-    scikit-learn gives 0.0; ``zero_division=0.0`` gives scikit-learn's value.
+    As in scikit-learn, F1 is 0 whenever precision or recall is defined and 0: always
+    predicting the negative class gives 0.0 (its precision, 0/0, is NaN by default).
+    Only a class with no true and no predicted rows has an undefined F1.
 
     Example:
         >>> y = torch.tensor([0, 0, 0, 1])
         >>> f1_score(y, torch.tensor([0, 0, 1, 1]))
         tensor(0.6667, dtype=torch.float64)
         >>> never = torch.zeros(4, dtype=torch.long)
-        >>> f1_score(y, never), f1_score(y, never, zero_division=0.0)
-        (tensor(nan, dtype=torch.float64), tensor(0., dtype=torch.float64))
+        >>> precision_score(y, never), f1_score(y, never), f1_score(y, never, zero_division=1.0)
+        (tensor(nan, dtype=torch.float64), tensor(0., dtype=torch.float64), tensor(0., dtype=torch.float64))
     """
     kw = _prf_kwargs(labels, pos_label, average, sample_weight, zero_division)
     return precision_recall_fscore_support(y_true, y_pred, beta=1.0, **kw)[2]

@@ -58,15 +58,21 @@ def _ranking_score(
         check_choice("average", average, ("macro", "weighted"))
     fill = zero_division_value(zero_division)
     weight = as_sample_weight(sample_weight, y_true)
-    if scores.ndim == 1:
+    if scores.ndim == 1:  # binary: as scikit-learn, more classes or a pos_label not among two raise
+        present = unique_counts(y_true)[0].tolist()
+        if len(present) > 2:
+            raise ValueError(
+                f"`y_true` has {len(present)} classes: pass `y_score` of shape (N, C) for one-vs-rest scores"
+            )
         if pos_label is None:  # ROC-AUC: the larger of the two labels is positive
-            classes = unique_counts(y_true)[0]
-            if len(classes) > 2:
-                raise ValueError(
-                    f"`y_true` has {len(classes)} classes: pass `y_score` of shape (N, C) for one-vs-rest scores"
-                )
-            pos_label = int(classes[-1])
+            pos_label = present[-1]
+        elif len(present) == 2 and pos_label not in present:
+            raise ValueError(f"`pos_label` must be one of the labels {present} of `y_true`, got {pos_label!r}")
         return fill_undefined(rank_scores(scores[None], (y_true == pos_label)[None], weight, kind)[0], fill)
+    if pos_label is not None and pos_label != 1:
+        raise ValueError(
+            f"`pos_label` is fixed to 1 for `y_score` of shape (N, C) (one-vs-rest), got {pos_label!r}: do not set it"
+        )
     n_classes = scores.shape[1]
     if bool((y_true < 0).any()) or bool((y_true >= n_classes).any()):
         raise ValueError(
@@ -129,11 +135,14 @@ def average_precision_score(
     computes it): ``sum_k (R_k - R_{k-1}) P_k`` over distinct score thresholds.
 
     Args:
-        y_true: ``(N,)`` labels; ``pos_label`` marks positives for 1-D scores, class
-            indices in ``[0, C)`` for ``(N, C)`` scores (one-vs-rest).
+        y_true: ``(N,)`` labels; with 1-D scores at most two classes (more raise, as
+            in :func:`roc_auc_score`), ``pos_label`` marking positives; class indices in
+            ``[0, C)`` for ``(N, C)`` scores (one-vs-rest).
         y_score: ``(N,)`` or ``(N, C)`` scores.
         average: ``"macro"``, ``"weighted"`` or ``None`` for ``(N, C)`` scores.
-        pos_label: the positive class with 1-D scores.
+        pos_label: the positive class with 1-D scores; it must be one of the labels
+            when ``y_true`` holds two. With ``(N, C)`` scores it is fixed to 1 (another
+            value raises, as in scikit-learn).
         sample_weight: optional ``(N,)`` weights.
         zero_division: value when there are no positives: ``"nan"`` (default) or a
             number in ``[0, 1]`` (scikit-learn warns and returns 0.0).

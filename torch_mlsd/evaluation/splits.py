@@ -16,9 +16,15 @@ time_series_folds      expanding window, test after train, gap              Time
 
 Splits return a tuple of ``int64`` index tensors (train first, test last) in increasing
 order, on the input's device; k-fold functions return a list of ``(train, test)`` pairs.
-The same seed gives the same split on every device (draws come from a CPU generator).
-The default ``seed=0`` makes repeated calls return the same split: a split that changes
-between runs quietly mixes test rows into the next run's training.
+Randomness follows torch's convention: ``generator=None`` (the default) draws from fresh
+OS entropy, so each call gives a different split, as scikit-learn's ``random_state=None``.
+A split that changes between runs quietly mixes test rows into the next run's training:
+pass a seeded generator, ``generator=torch.Generator().manual_seed(0)``, to get the same
+split every time. Draws happen on that CPU generator (a CUDA generator is rejected), so
+one seed gives the same split for labels on the CPU and on a GPU.
+
+Splits depend only on which rows share a class (or a group), never on the label values:
+classes are numbered by their first row, so renaming them leaves every split unchanged.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._random import resolve_generator
 from .._validate import check_int, check_tensor, describe
-from ._folds import Folds, as_fractions, device_of, kfold_pairs, seeded_generator, split_indices
-from ._inputs import as_labels, encode, unique_counts
+from ._folds import Folds, as_fractions, device_of, kfold_pairs, split_indices
+from ._inputs import as_int64, as_labels, class_ids
 
 __all__ = ["stratified_split", "group_split", "stratified_kfold", "group_kfold"]
 
@@ -70,12 +77,13 @@ def _rows(k: int) -> str:
     return f"{k} row" if k == 1 else f"{k} rows"
 
 
-def _stratify(labels: Any, fractions: list[float], seed: int | None, what: str) -> tuple[torch.Tensor, ...]:
+def _stratify(
+    labels: Any, fractions: list[float], generator: torch.Generator | None, what: str
+) -> tuple[torch.Tensor, ...]:
     y = as_labels("labels", labels)
+    g = resolve_generator(generator, "cpu")
     n_splits = len(fractions)
-    y_cpu = y.cpu()
-    classes, counts = unique_counts(y_cpu)
-    inverse = encode(y_cpu, classes)
+    inverse, counts, classes = class_ids(y.cpu())
     rare = (counts < n_splits).nonzero().flatten()
     if len(rare):
         shown = ", ".join(f"class {classes[i].item()} ({_rows(int(counts[i]))})" for i in rare[:5])
@@ -83,7 +91,6 @@ def _stratify(labels: Any, fractions: list[float], seed: int | None, what: str) 
             f"`labels` has classes with fewer rows than the {n_splits} {what} each class must appear in: "
             f"{shown}{' ...' if len(rare) > 5 else ''}; merge rare classes, drop them, or use fewer {what}"
         )
-    g = seeded_generator(seed)
     class_order = torch.randperm(len(classes), generator=g).tolist()
     alloc = torch.tensor(_allocate(counts.tolist(), fractions, class_order))  # (C, S)
     perm = torch.randperm(len(y), generator=g)
@@ -101,7 +108,7 @@ def stratified_split(
     fractions: Sequence[float] | None = None,
     test_size: float | None = None,
     val_size: float | None = None,
-    seed: int | None = 0,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """Split rows at random so that every class is divided in the given proportions.
 
@@ -114,7 +121,8 @@ def stratified_split(
         fractions: split fractions in order, e.g. ``(0.8, 0.1, 0.1)``; they must sum to 1.
         test_size: instead of ``fractions``: test fraction (default 0.2) ...
         val_size: ... and an optional validation fraction (returns train, val, test).
-        seed: seed of the shuffle (``None``: a fresh one).
+        generator: CPU generator of the shuffle; ``None`` draws fresh OS entropy (a
+            different split each call): seed one for a reproducible split.
 
     Returns:
         One ``int64`` index tensor per split, increasing, on ``labels``' device.
@@ -124,21 +132,21 @@ def stratified_split(
 
     Example:
         >>> y = torch.tensor([0] * 8 + [1] * 2)
-        >>> train, test = stratified_split(y, test_size=0.5, seed=0)
+        >>> train, test = stratified_split(y, test_size=0.5, generator=torch.Generator().manual_seed(0))
         >>> y[train].tolist(), y[test].tolist()
         ([0, 0, 0, 0, 1], [0, 0, 0, 0, 1])
     """
-    return _stratify(labels, as_fractions(fractions, test_size, val_size), seed, "splits")
+    return _stratify(labels, as_fractions(fractions, test_size, val_size), generator, "splits")
 
 
-def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, seed: int | None = 0) -> Folds:
+def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, generator: torch.Generator | None = None) -> Folds:
     """``n_splits`` folds; each class is spread over the test folds ``floor``/``ceil`` of
     ``n_c / n_splits`` rows each (the counts scikit-learn's ``StratifiedKFold`` gives).
 
     Args:
         labels: ``(N,)`` class labels; every class needs at least ``n_splits`` rows.
         n_splits: number of folds, ``>= 2``.
-        seed: seed of the shuffle.
+        generator: CPU generator of the shuffle (``None``: fresh OS entropy).
 
     Returns:
         ``[(train, test), ...]``: the test folds partition the rows.
@@ -149,21 +157,22 @@ def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, seed: int | Non
         [4, 4, 4]
     """
     n_splits = check_int("n_splits", n_splits, min=2)  # type: ignore[assignment]
-    return kfold_pairs(_stratify(labels, [1.0 / n_splits] * n_splits, seed, "folds"))
+    return kfold_pairs(_stratify(labels, [1.0 / n_splits] * n_splits, generator, "folds"))
 
 
 # ---------------------------------------------------------------- groups
 
 
 def _group_ids(groups: Any) -> tuple[torch.Tensor, torch.Tensor, list[Any]]:
-    """``(inverse (N,), sizes (G,), names)`` for a tensor of ids or a sequence of hashables."""
+    """``(inverse (N,), sizes (G,), names)`` for a tensor of ids or a sequence of hashables;
+    groups are numbered by their first row, whatever their ids."""
     if isinstance(groups, torch.Tensor):
         check_tensor("groups", groups, ndim=1)
         if groups.dtype.is_floating_point or groups.dtype.is_complex:
             raise TypeError(
                 f"`groups` must hold integer ids (or be a sequence of hashable ids), got dtype {groups.dtype}"
             )
-        names, inverse, sizes = torch.unique(groups.cpu(), return_inverse=True, return_counts=True)
+        inverse, sizes, names = class_ids(as_int64("groups", groups.cpu()))
         return inverse, sizes, names.tolist()
     if isinstance(groups, (str, bytes)) or not isinstance(groups, (Sequence, np.ndarray)):
         raise TypeError(f"`groups` must be a 1-D tensor or a sequence of ids, got {describe(groups)}")
@@ -204,7 +213,7 @@ def group_split(
     fractions: Sequence[float] | None = None,
     test_size: float | None = None,
     val_size: float | None = None,
-    seed: int | None = 0,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """Split rows so that all rows of a group (a patient, a user, a video) land together.
 
@@ -215,7 +224,7 @@ def group_split(
     Args:
         groups: ``(N,)`` integer tensor or sequence of hashable ids (e.g. strings).
         fractions, test_size, val_size: as in :func:`stratified_split`; fractions of rows.
-        seed: seed of the group order.
+        generator: CPU generator of the group order (``None``: fresh OS entropy).
 
     Returns:
         One ``int64`` index tensor per split, increasing.
@@ -225,7 +234,7 @@ def group_split(
 
     Example:
         >>> patients = ["a", "a", "b", "b", "c", "c", "d", "e", "e", "e"]
-        >>> train, test = group_split(patients, test_size=0.3, seed=0)
+        >>> train, test = group_split(patients, test_size=0.3, generator=torch.Generator().manual_seed(0))
         >>> sorted({patients[i] for i in test.tolist()}) + ["|"] + sorted({patients[i] for i in train.tolist()})
         ['a', 'd', '|', 'b', 'c', 'e']
     """
@@ -233,17 +242,19 @@ def group_split(
     inverse, sizes, names = _group_ids(groups)
     targets = [f * len(inverse) for f in fr]
     _check_groups(sizes, names, targets, "splits")
-    order = torch.randperm(len(sizes), generator=seeded_generator(seed)).tolist()
+    order = torch.randperm(len(sizes), generator=resolve_generator(generator, "cpu")).tolist()
     split_of = torch.tensor(_assign_groups(sizes.tolist(), targets, order))[inverse]
     return split_indices(torch.arange(len(inverse)), split_of, len(fr), device_of(groups))
 
 
-def group_kfold(groups: torch.Tensor | Sequence[Any], n_splits: int = 5, *, seed: int | None = 0) -> Folds:
+def group_kfold(
+    groups: torch.Tensor | Sequence[Any], n_splits: int = 5, *, generator: torch.Generator | None = None
+) -> Folds:
     """``n_splits`` folds with no group in two folds and balanced sizes.
 
     As scikit-learn's ``GroupKFold``: the largest group first, each to the currently
-    smallest fold (so the fold sizes are the same as scikit-learn's); the seed only
-    orders groups of equal size and numbers the folds.
+    smallest fold (so the fold sizes are the same as scikit-learn's); the ``generator``
+    (CPU, ``None``: fresh OS entropy) only orders groups of equal size and numbers the folds.
 
     Example:
         >>> folds = group_kfold(torch.tensor([0, 0, 0, 1, 1, 2, 3]), n_splits=2)
@@ -255,7 +266,7 @@ def group_kfold(groups: torch.Tensor | Sequence[Any], n_splits: int = 5, *, seed
     targets = [len(inverse) / n_splits] * n_splits
     if len(sizes) < n_splits:
         raise ValueError(f"`groups` has {len(sizes)} distinct groups, fewer than `n_splits`={n_splits}")
-    g = seeded_generator(seed)
+    g = resolve_generator(generator, "cpu")
     perm = torch.randperm(len(sizes), generator=g)
     order = perm[torch.sort(sizes[perm], descending=True, stable=True).indices].tolist()
     fold_names = torch.randperm(n_splits, generator=g)

@@ -32,7 +32,10 @@ def _before(ts: torch.Tensor, start: int, end: int, gap: float) -> int:
     """End of the rows in ``[start, end)`` strictly more than ``gap`` before ``ts[end]``."""
     if end >= len(ts):
         return end
-    cut = int(torch.searchsorted(ts, ts[end] - gap if gap else ts[end], right=False))
+    limit = ts[end].item() - gap  # a Python number: no wrap below int64's minimum
+    if not ts.dtype.is_floating_point:  # nothing is below the minimum, as nothing is below limit
+        limit = max(limit, torch.iinfo(torch.int64).min)
+    cut = int(torch.searchsorted(ts, torch.tensor([limit], dtype=ts.dtype), right=False))
     return max(start, min(end, cut))
 
 
