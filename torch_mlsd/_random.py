@@ -9,10 +9,11 @@ The one randomness contract of torch_mlsd:
   (samplers, batch transforms, collators) take ``seed: int | None``, as
   ``DistributedSampler`` does; ``None`` draws one from the OS (broadcast from rank 0
   under ``torch.distributed``).
-- **Where draws happen**: data-sized draws (weighted indices, MLM masks, SMOTE) happen
-  on the generator's device, which must be the data's device. Per-sample augmentation
-  parameters (a few numbers per example) are drawn on a CPU generator and moved, so
-  one seed gives the same augmentation on the CPU and on a GPU.
+- **Where draws happen**: draws over the data themselves (weighted indices, MLM masks,
+  SMOTE, random over/under-sampling) happen on the generator's device, which must be
+  the data's device. Draws of a few numbers per example or per row index -- per-sample
+  augmentation parameters, splits, baselines, data subsets -- are made on a CPU
+  generator and moved, so one seed gives the same result for CPU and GPU data.
 - Nothing in torch_mlsd touches the global ``random``, ``numpy.random`` or torch RNG
   state. :func:`resolve_generator` is the one place a ``generator`` argument is checked.
 """
