@@ -85,7 +85,7 @@ def knn(
     check_tensor("reference", reference, ndim=2, dtypes="float")
     check_choice("metric", metric, ("euclidean", "cosine"))
     check_bool("exclude_self", exclude_self)
-    max_bytes = check_int("max_bytes", max_bytes, min=1)  # type: ignore[assignment]
+    max_bytes = check_int("max_bytes", max_bytes, min=1)
     if query.shape[1] != reference.shape[1]:
         raise ValueError(
             "`query` and `reference` must have the same number of columns, "
@@ -97,7 +97,7 @@ def knn(
             f"and {reference.dtype} on {reference.device}"
         )
     available = reference.shape[0] - (1 if exclude_self else 0)
-    k = check_int("k", k, min=1, max=max(available, 1))  # type: ignore[assignment]
+    k = check_int("k", k, min=1, max=max(available, 1))
     if available < 1:
         raise ValueError(f"`reference` must have more than {k} rows, got {reference.shape[0]}")
     if exclude_self and query.shape[0] != reference.shape[0]:
@@ -246,19 +246,17 @@ def _k_nearest(a: torch.Tensor, b: torch.Tensor, k: int, *, exclude_self: bool, 
     out = torch.empty((n_q, k), dtype=torch.long, device=a.device)
     for i0 in range(0, n_q, rows):
         i1 = min(n_q, i0 + rows)
-        best_v: torch.Tensor | None = None
-        best_i: torch.Tensor | None = None
+        best_v = a.new_empty((i1 - i0, 0))
+        best_i = out.new_empty((i1 - i0, 0))
         for j0 in range(0, n_r, cols):
             s = _scores(a[i0:i1], b[j0 : j0 + cols], buffer)
             if exclude_self:
                 _mask_self(s, i0, j0)
             v, i = _smallest(s, k)
-            i += j0
-            if best_v is not None and best_i is not None:
-                v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
-                if v.shape[1] > k:
-                    v, pos = v.topk(k, dim=1, largest=False, sorted=False)
-                    i = i.gather(1, pos)
+            v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i + j0], 1)
+            if v.shape[1] > k:
+                v, pos = v.topk(k, dim=1, largest=False, sorted=False)
+                i = i.gather(1, pos)
             best_v, best_i = v, i
         out[i0:i1] = best_i
     return out

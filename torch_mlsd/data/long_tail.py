@@ -28,8 +28,8 @@ def long_tail_counts(
         >>> long_tail_counts(10, 5000, imbalance_ratio=100)
         [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
     """
-    num_classes = check_int("num_classes", num_classes, min=1)  # type: ignore[assignment]
-    max_count = check_int("max_count", max_count, min=1)  # type: ignore[assignment]
+    num_classes = check_int("num_classes", num_classes, min=1)
+    max_count = check_int("max_count", max_count, min=1)
     ratio = check_float("imbalance_ratio", imbalance_ratio, min=1.0)
     check_choice("profile", profile, ("exponential", "step"))
     if num_classes == 1:
@@ -81,12 +81,14 @@ def long_tail_indices(
         empty = (present == 0).nonzero().flatten().tolist()
         raise ValueError(f"`labels` must contain every class 0..{len(present) - 1}, got none of classes {empty}")
     smallest = int(present.min())
-    max_count = check_int("max_count", smallest if max_count is None else max_count, min=1)  # type: ignore[assignment]
+    max_count = check_int("max_count", smallest if max_count is None else max_count, min=1)
     counts = long_tail_counts(len(present), max_count, imbalance_ratio=imbalance_ratio, profile=profile)
     too_many = [c for c, k in enumerate(counts) if k > int(present[c])]
     if too_many:
         c = too_many[0]
-        raise ValueError(f"`max_count` must allow class {c} to keep {counts[c]} examples, but it has only {int(present[c])}")
+        raise ValueError(
+            f"`max_count` must allow class {c} to keep {counts[c]} examples, but it has only {int(present[c])}"
+        )
     g = resolve_generator(generator)
     # One random key per example; within each class the smallest keys are kept.
     keys = torch.rand(labels.numel(), generator=g, dtype=torch.float64)

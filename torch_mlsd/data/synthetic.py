@@ -61,6 +61,6 @@ def make_imbalanced_classification(
     centres = torch.randn(len(p), d, generator=g, dtype=torch.float64)
     centres = centres / centres.norm(dim=1, keepdim=True).clamp_min(1e-12) * class_sep
     y = torch.repeat_interleave(torch.arange(len(p)), counts)
-    x = centres[y] + noise * torch.randn(n, d, generator=g, dtype=torch.float64)  # type: ignore[arg-type]
-    perm = torch.randperm(n, generator=g)  # type: ignore[arg-type]
+    x = centres[y] + noise * torch.randn(n, d, generator=g, dtype=torch.float64)
+    perm = torch.randperm(n, generator=g)
     return x[perm].to(dtype), y[perm]

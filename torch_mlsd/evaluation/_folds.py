@@ -20,18 +20,18 @@ def as_fractions(fractions: Sequence[float] | None, test_size: float | None, val
         if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence) or len(fractions) < 2:
             raise ValueError(f"`fractions` must be a sequence of at least 2 fractions, got {describe(fractions)}")
         out = [check_float("fractions", f, min=0.0, max=1.0, min_open=True, max_open=True) for f in fractions]
-        if abs(sum(out) - 1.0) > 1e-6:  # type: ignore[arg-type]
-            total = sum(out)  # type: ignore[arg-type]
+        if abs(sum(out) - 1.0) > 1e-6:
+            total = sum(out)
             raise ValueError(f"`fractions` must sum to 1, got {list(fractions)} (sum {total:.6g})")
-        return out  # type: ignore[return-value]
-    fraction = dict(min=0.0, max=1.0, min_open=True, max_open=True)
-    test = check_float("test_size", 0.2 if test_size is None else test_size, **fraction)
+        return out
+    test = check_float("test_size", 0.2 if test_size is None else test_size, min=0.0, max=1.0, min_open=True,
+                       max_open=True)
     if val_size is None:
-        return [1.0 - test, test]  # type: ignore[operator]
-    val = check_float("val_size", val_size, **fraction)
-    if test + val >= 1.0:  # type: ignore[operator]
+        return [1.0 - test, test]
+    val = check_float("val_size", val_size, min=0.0, max=1.0, min_open=True, max_open=True)
+    if test + val >= 1.0:
         raise ValueError(f"`test_size` + `val_size` must be < 1, got {test} + {val}")
-    return [1.0 - test - val, val, test]  # type: ignore[operator]
+    return [1.0 - test - val, val, test]
 
 
 def device_of(value: Any) -> torch.device:

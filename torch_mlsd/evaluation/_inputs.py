@@ -4,14 +4,14 @@ policy, label encoding and timestamps."""
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from .._validate import check_choice, check_finite, check_float, check_nonnegative_weights, check_tensor, describe
 
-ZeroDivision = Union[Literal["nan"], float]
+ZeroDivision = Literal["nan"] | float
 DENSE_SPAN = 2**11  # labels spanning at most this many values are counted without `unique`
 
 
@@ -88,7 +88,7 @@ def zero_division_value(value: Any) -> float:
         return math.nan
     if isinstance(value, float) and math.isnan(value):
         return math.nan
-    return check_float("zero_division", value, min=0.0, max=1.0)  # type: ignore[return-value]
+    return check_float("zero_division", value, min=0.0, max=1.0)
 
 
 
@@ -167,9 +167,9 @@ def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
             bad = int(torch.isnan(t).sum())
             raise ValueError(f"`timestamps` must not contain NaN (they cannot be ordered), got {bad}")
         t = t.double() if t.dtype.is_floating_point else as_int64("timestamps", t)
-        gap = check_float("gap", gap, min=0.0)  # type: ignore[assignment]
+        gap = check_float("gap", gap, min=0.0)
         if not t.dtype.is_floating_point:  # integer times: t < t_next - gap  <=>  t < t_next - floor(gap)
-            gap = math.floor(gap)  # type: ignore[arg-type]
+            gap = math.floor(gap)
     if len(t) == 0:
         raise ValueError("`timestamps` must not be empty")
     if gap < 0:

@@ -22,7 +22,7 @@ def descending(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bits = (scores + 0.0).view(torch.int64)
         key = ~torch.where(bits < 0, bits ^ 0x7FFF_FFFF_FFFF_FFFF, bits)  # ~: ascending sort gives descending
         if k > 1:
-            return torch.sort(key, dim=1)  # type: ignore[return-value]
+            return torch.sort(key, dim=1)
         flat, order = torch.sort(key.flatten())
         return flat[None], order[None]
     bits = (scores.float() + 0.0).view(torch.int32)

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Union
-
+from typing import Any, NamedTuple
 
 import torch
 
@@ -35,7 +34,6 @@ from . import ranking as R
 from ._inputs import as_labels, encode, union, unique_counts
 from .logistic import LogisticRegression
 from .splits import stratified_kfold
-
 
 __all__ = [
     "Predictions",
@@ -49,7 +47,7 @@ __all__ = [
     "compare_baselines",
 ]
 
-Heuristic = Union[Callable[[torch.Tensor], Any], torch.Tensor]
+Heuristic = Callable[[torch.Tensor], Any] | torch.Tensor
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Any]
 
 
@@ -71,7 +69,7 @@ def _class_counts(y: Any, n: int | None) -> tuple[torch.Tensor, torch.Tensor, in
     """Sorted classes of ``y``, their counts, and the number of rows to predict."""
     y = as_labels("y", y)
     classes, counts = unique_counts(y)
-    return classes, counts, len(y) if n is None else check_int("n", n, min=1)  # type: ignore[return-value]
+    return classes, counts, len(y) if n is None else check_int("n", n, min=1)
 
 
 def _one_hot(index: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -164,7 +162,7 @@ def constant_baseline(y: torch.Tensor, value: int, *, n: int | None = None) -> P
         [1, 1, 1]
     """
     classes, _, n = _class_counts(y, n)
-    value = check_int("value", value)  # type: ignore[assignment]
+    value = check_int("value", value)
     hits = (classes == value).nonzero()
     if len(hits) == 0:
         raise ValueError(f"`value` must be one of the classes {classes.tolist()[:20]}, got {value!r}")
@@ -290,6 +288,11 @@ class BaselineReport(Mapping[str, Mapping[str, float]]):
 _METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "average_precision")
 
 
+def _user_metric(fn: MetricFn) -> Callable[[torch.Tensor, Predictions, torch.Tensor], float]:
+    """A user's ``fn(y_true, y_pred)`` as ``f(y_true, predictions, y_index)`` -> float."""
+    return lambda y, p, yi: float(fn(y, p.labels))
+
+
 def _metric_functions(
     names: Sequence[str] | Mapping[str, MetricFn], classes: torch.Tensor, pos_label: int, zero_division: Any
 ) -> dict[str, Callable[[torch.Tensor, Predictions, torch.Tensor], float]]:
@@ -297,7 +300,7 @@ def _metric_functions(
     binary = len(classes) <= 2
     pos_col = int(encode(torch.tensor([pos_label], device=classes.device), classes).clamp(max=len(classes) - 1))
     if isinstance(names, Mapping):
-        return {str(k): (lambda y, p, yi, fn=fn: float(fn(y, p.labels))) for k, fn in names.items()}
+        return {str(k): _user_metric(fn) for k, fn in names.items()}
     if isinstance(names, str) or not all(isinstance(n, str) and n in _METRICS for n in names):
         raise ValueError(f"`metrics` must be names from {_METRICS} or a mapping name -> callable, got {names!r}")
     avg = dict(average="binary" if binary else "macro", pos_label=pos_label, zero_division=zero_division)
@@ -375,7 +378,8 @@ def compare_baselines(
 
     Example:
         >>> y = torch.tensor([0] * 990 + [1] * 10)
-        >>> r = compare_baselines(y, metrics=("accuracy", "precision", "f1"), generator=torch.Generator().manual_seed(0))
+        >>> g = torch.Generator().manual_seed(0)
+        >>> r = compare_baselines(y, metrics=("accuracy", "precision", "f1"), generator=g)
         >>> r["most common class"]  # precision 0/0 is undefined; F1 is 0 since recall is 0
         {'accuracy': 0.99, 'precision': nan, 'f1': 0.0}
     """
@@ -405,7 +409,7 @@ def compare_baselines(
     if x is not None:
         if x_train is None and y_train is None:
             folds = check_int("n_folds", n_folds, min=2)
-            rows["logistic regression"] = _out_of_fold_logistic(x, y_true, g, folds)  # type: ignore[arg-type]
+            rows["logistic regression"] = _out_of_fold_logistic(x, y_true, g, folds)
         elif x_train is None or y_train is None:
             raise ValueError("`x_train` and `y_train` must be given together")
         else:

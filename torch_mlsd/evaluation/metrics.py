@@ -29,10 +29,9 @@ drops that class from the mean, which *raises* the score of a model that ignores
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import torch
-
 
 from .._validate import check_choice, check_float
 from ._inputs import (
@@ -60,7 +59,7 @@ __all__ = [
 ]
 
 Average = Literal["binary", "micro", "macro", "weighted"]
-LabelsLike = Union[torch.Tensor, Sequence[int], None]
+LabelsLike = torch.Tensor | Sequence[int] | None
 _AVERAGES = ("binary", "micro", "macro", "weighted", None)
 
 
@@ -290,7 +289,7 @@ def precision_recall_fscore_support(
         ([1.0, 0.5], [1, 2])
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    beta = check_float("beta", beta, min=0.0, min_open=True)  # type: ignore[assignment]
+    beta = check_float("beta", beta, min=0.0, min_open=True)
     if average not in _AVERAGES:
         check_choice("average", average, [a for a in _AVERAGES if a is not None])
     fill = zero_division_value(zero_division)

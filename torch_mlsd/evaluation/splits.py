@@ -156,7 +156,7 @@ def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, generator: torc
         >>> [len(test) for _, test in folds]
         [4, 4, 4]
     """
-    n_splits = check_int("n_splits", n_splits, min=2)  # type: ignore[assignment]
+    n_splits = check_int("n_splits", n_splits, min=2)
     return kfold_pairs(_stratify(labels, [1.0 / n_splits] * n_splits, generator, "folds"))
 
 
@@ -261,7 +261,7 @@ def group_kfold(
         >>> sorted(len(test) for _, test in folds)
         [3, 4]
     """
-    n_splits = check_int("n_splits", n_splits, min=2)  # type: ignore[assignment]
+    n_splits = check_int("n_splits", n_splits, min=2)
     inverse, sizes, names = _group_ids(groups)
     targets = [len(inverse) / n_splits] * n_splits
     if len(sizes) < n_splits:

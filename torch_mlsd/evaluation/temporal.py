@@ -83,7 +83,7 @@ def temporal_split(
     n = len(ts)
     cumulative = np.cumsum(fr)[:-1]
     bounds = [0] + [_tie_boundary(ts, int(round(float(n * c)))) for c in cumulative] + [n]
-    if any(b0 >= b1 for b0, b1 in zip(bounds, bounds[1:])):
+    if any(b0 >= b1 for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)):
         n_times = len(torch.unique(ts))
         raise ValueError(
             f"`timestamps` has {n_times} distinct times among {n} rows: too few (or too unevenly spread) "
@@ -129,15 +129,15 @@ def time_series_folds(
         >>> [(tr.tolist(), te.tolist()) for tr, te in time_series_folds(torch.arange(6), 2, gap=1)]
         [([0], [2, 3]), ([0, 1, 2], [4, 5])]
     """
-    n_splits = check_int("n_splits", n_splits, min=2)  # type: ignore[assignment]
+    n_splits = check_int("n_splits", n_splits, min=2)
     t, gap = as_times(timestamps, gap)
     ts, order = torch.sort(t, stable=True)
     n = len(ts)
     size = n // (n_splits + 1) if test_size is None else check_int("test_size", test_size, min=1)
     max_train = check_int("max_train_size", max_train_size, min=1, allow_none=True)
-    if size < 1 or n - n_splits * size <= 0:  # type: ignore[operator]
+    if size < 1 or n - n_splits * size <= 0:
         raise ValueError(f"`n_splits`={n_splits} is too many for {n} rows with test folds of {size} rows")
-    starts = [_tie_boundary(ts, n - (n_splits - i) * size) for i in range(n_splits)] + [n]  # type: ignore[operator]
+    starts = [_tie_boundary(ts, n - (n_splits - i) * size) for i in range(n_splits)] + [n]
     device = device_of(timestamps)
     folds = []
     for i in range(n_splits):

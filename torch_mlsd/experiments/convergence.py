@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 
@@ -151,10 +152,10 @@ class LogisticRegressionProblem(FiniteSumProblem):
         data_seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.n: int = check_int("n", n, min=1)  # type: ignore[assignment]
-        self.dim: int = check_int("dim", dim, min=1)  # type: ignore[assignment]
-        self.lam: float = check_float("lam", lam, min=0.0, min_open=True)  # type: ignore[assignment]
-        data_seed = check_int("data_seed", data_seed, min=0)  # type: ignore[assignment]
+        self.n: int = check_int("n", n, min=1)
+        self.dim: int = check_int("dim", dim, min=1)
+        self.lam: float = check_float("lam", lam, min=0.0, min_open=True)
+        data_seed = check_int("data_seed", data_seed, min=0)
         self.dtype, self.device = torch.float64, torch.device(device)
         g = make_generator(data_seed)
         y = torch.randint(0, 2, (self.n,), generator=g).to(self.dtype).mul_(2).sub_(1)
@@ -192,7 +193,7 @@ class LogisticRegressionProblem(FiniteSumProblem):
         # The same update as the generic loop, with the examples gathered once per epoch
         # and five in-place kernels per step: w <- (1 - eta lam) w + eta sigmoid(-<w, z>) z.
         z_all = self.signed[indices.T]  # (steps, R, dim)
-        for z, eta in zip(z_all, steps):
+        for z, eta in zip(z_all, steps, strict=False):
             c = (w * z).sum(1, keepdim=True).neg_().sigmoid_()
             w.mul_(1.0 - eta * self.lam).addcmul_(z, c, value=eta)
 
@@ -219,7 +220,7 @@ def fit_loglog_slope(gaps: torch.Tensor | Sequence[float], skip: float = 0.1) ->
     """
     gaps = torch.as_tensor(gaps, dtype=torch.float64).cpu()
     check_tensor("gaps", gaps, ndim=1)
-    skip = check_float("skip", skip, min=0.0, max=1.0, max_open=True)  # type: ignore[assignment]
+    skip = check_float("skip", skip, min=0.0, max=1.0, max_open=True)
     if not bool(torch.isfinite(gaps).all() and (gaps > 0).all()):
         raise ValueError(f"`gaps` must be positive and finite, got min {float(gaps.min()) if len(gaps) else 'n/a'}")
     first = int(skip * len(gaps))
@@ -246,10 +247,10 @@ class OrderingResult:
         seconds: wall-clock time of the SGD runs.
     """
 
-    orders: tuple[str, ...]
+    orders: tuple[Order, ...]
     gaps: torch.Tensor
-    mean_gap: dict[str, torch.Tensor] = field(repr=False)
-    slopes: dict[str, float]
+    mean_gap: dict[Order, torch.Tensor] = field(repr=False)
+    slopes: dict[Order, float]
     skip: float
     seconds: float
 
@@ -309,11 +310,11 @@ def run_ordering_experiment(
         >>> sorted(result.slopes), result.gaps.shape
         (['reshuffle', 'shuffle_once', 'with_replacement'], torch.Size([30, 3, 4]))
     """
-    orders = _check_orders(orders)
-    epochs = check_int("epochs", epochs, min=2)  # type: ignore[assignment]
-    runs: int = check_int("seeds", seeds, min=1)  # type: ignore[assignment]
-    seed = check_int("seed", seed, min=0, max=2**63 - 1)  # type: ignore[assignment]
-    skip = check_float("skip", skip, min=0.0, max=1.0, max_open=True)  # type: ignore[assignment]
+    checked = _check_orders(orders)
+    epochs = check_int("epochs", epochs, min=2)
+    runs: int = check_int("seeds", seeds, min=1)
+    seed = check_int("seed", seed, min=0, max=2**63 - 1)
+    skip = check_float("skip", skip, min=0.0, max=1.0, max_open=True)
     if problem is None:
         problem = LogisticRegressionProblem(
             n=100 if n is None else n,
@@ -326,7 +327,7 @@ def run_ordering_experiment(
     elif not isinstance(problem, FiniteSumProblem):
         raise TypeError(f"`problem` must be a FiniteSumProblem, got {type(problem).__name__}")
 
-    samplers = [OrderSampler(problem.n, order=o, seed=mix_seed(seed, r)) for o in orders for r in range(runs)]
+    samplers = [OrderSampler(problem.n, order=o, seed=mix_seed(seed, r)) for o in checked for r in range(runs)]
     a = 1.0 / problem.strong_convexity
     b = a * problem.smoothness
     w = torch.zeros(len(samplers), problem.dim, dtype=problem.dtype, device=problem.device)
@@ -343,16 +344,16 @@ def run_ordering_experiment(
         if progress is not None:
             progress(epoch + 1, epochs)
     seconds = time.perf_counter() - start
-    gaps = gaps.view(epochs, len(orders), runs)
-    mean_gap = {o: gaps[:, i].mean(1) for i, o in enumerate(orders)}
+    gaps = gaps.view(epochs, len(checked), runs)
+    mean_gap = {o: gaps[:, i].mean(1) for i, o in enumerate(checked)}
     slopes = {o: fit_loglog_slope(c, skip) if bool((c > 0).all()) else math.nan for o, c in mean_gap.items()}
-    return OrderingResult(tuple(orders), gaps, mean_gap, slopes, skip, seconds)
+    return OrderingResult(checked, gaps, mean_gap, slopes, skip, seconds)
 
 
-def _check_orders(orders: Sequence[str]) -> tuple[str, ...]:
+def _check_orders(orders: Sequence[str]) -> tuple[Order, ...]:
     if isinstance(orders, str) or not isinstance(orders, Sequence) or len(orders) == 0:
         raise ValueError(f"`orders` must be a non-empty sequence of orders from {ORDERS}, got {orders!r}")
-    checked = tuple(check_choice("orders", o, ORDERS) for o in orders)
+    checked = tuple(cast(Order, check_choice("orders", o, ORDERS)) for o in orders)
     if len(set(checked)) != len(checked):
         raise ValueError(f"`orders` must not repeat an order, got {list(orders)}")
     return checked

@@ -7,7 +7,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,12 +24,12 @@ __all__ = [
     "resampled",
 ]
 
-SamplingStrategy = Union[
-    Literal["auto", "minority", "majority", "not minority", "not majority", "all"],
-    float,
-    Mapping[int, int],
-    Sequence[int],
-]
+SamplingStrategy = (
+    Literal["auto", "minority", "majority", "not minority", "not majority", "all"]
+    | float
+    | Mapping[int, int]
+    | Sequence[int]
+)
 Kind = Literal["over", "under", "clean"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -79,7 +79,7 @@ class ClassIndex:
         if self._order is None:
             self._order = torch.argsort(self.y, stable=True)
             ends = itertools.accumulate(self.counts)
-            self._span = {c: (end - n, end) for c, n, end in zip(self.labels, self.counts, ends)}
+            self._span = {c: (end - n, end) for c, n, end in zip(self.labels, self.counts, ends, strict=False)}
         start, end = self._span[label]
         return self._order[start:end]
 
@@ -91,7 +91,7 @@ def resolve_sampling_strategy(strategy: SamplingStrategy, classes: ClassIndex, k
     classes whose rows may be removed (values unused). Ties for the majority/minority go
     to the lowest label, as in imbalanced-learn.
     """
-    stats = dict(zip(classes.labels, classes.counts))
+    stats = dict(zip(classes.labels, classes.counts, strict=False))
     majority = max(stats, key=stats.__getitem__)
     minority = min(stats, key=stats.__getitem__)
     n_max, n_min = stats[majority], stats[minority]
@@ -112,9 +112,8 @@ def resolve_sampling_strategy(strategy: SamplingStrategy, classes: ClassIndex, k
     if isinstance(strategy, Mapping):
         return _from_dict(strategy, stats, kind)
     if isinstance(strategy, Sequence) and kind == "clean":
-        for c in strategy:
-            _check_class(c, stats, "sampling_strategy")
-        return {int(c): n_min for c in sorted(strategy)}
+        chosen = sorted(_check_class(c, stats, "sampling_strategy") for c in strategy)
+        return {c: n_min for c in chosen}
     wanted = "a string, a float ratio or a dict" + (" or a list of classes" if kind == "clean" else "")
     raise TypeError(f"`sampling_strategy` must be {wanted}, got {describe(strategy)}")
 
@@ -122,7 +121,7 @@ def resolve_sampling_strategy(strategy: SamplingStrategy, classes: ClassIndex, k
 def _from_ratio(ratio: float, stats: dict[int, int], kind: Kind, majority: int, minority: int) -> dict[int, int]:
     if kind == "clean":
         raise ValueError("`sampling_strategy` must not be a float for a cleaning method: give classes as a list")
-    ratio = check_float("sampling_strategy", ratio, min=0.0, max=1.0, min_open=True)  # type: ignore[assignment]
+    ratio = check_float("sampling_strategy", ratio, min=0.0, max=1.0, min_open=True)
     if len(stats) != 2:
         raise ValueError(
             f"`sampling_strategy` can be a float only for 2 classes, got {len(stats)} classes: use a dict instead"
@@ -166,10 +165,10 @@ def _from_dict(strategy: Mapping[int, int], stats: dict[int, int], kind: Kind) -
 
 
 def _check_class(c: object, stats: dict[int, int], name: str) -> int:
-    c = check_int(f"{name} class", c)  # type: ignore[assignment]
+    c = check_int(f"{name} class", c)
     if c not in stats:
         raise ValueError(f"`{name}` names class {c}, which is not in `y` (classes: {list(stats)[:20]})")
-    return c  # type: ignore[return-value]
+    return c
 
 
 def take_rows(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
@@ -177,7 +176,9 @@ def take_rows(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return torch.index_select(x, 0, indices, out=new_rows(len(indices), x))
 
 
-def resampled(x: torch.Tensor, y: torch.Tensor, indices: torch.Tensor, return_indices: bool) -> tuple[torch.Tensor, ...]:
+def resampled(
+    x: torch.Tensor, y: torch.Tensor, indices: torch.Tensor, return_indices: bool
+) -> tuple[torch.Tensor, ...]:
     """``(x[indices], y[indices])``, plus ``indices`` when asked: what every resampler returns."""
     x_out, y_out = take_rows(x, indices), take_rows(y, indices)
     return (x_out, y_out, indices) if return_indices else (x_out, y_out)

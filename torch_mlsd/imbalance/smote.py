@@ -62,7 +62,7 @@ def smote(
         True
     """
     check_xy(x, y, x_kind="float")
-    k: int = check_int("k_neighbors", k_neighbors, min=1)  # type: ignore[assignment]
+    k: int = check_int("k_neighbors", k_neighbors, min=1)
     g = resolve_generator(generator, x.device)
     return _smote(x, y, k, sampling_strategy, g, max_bytes)
 

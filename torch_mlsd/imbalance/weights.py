@@ -123,7 +123,7 @@ def class_weights(
     dtype = check_float_dtype("dtype", dtype, allow_none=True)
     n = _counts_from(labels, counts, num_classes)
     check_choice("scheme", scheme, _SCHEMES)
-    beta = check_float("beta", beta, min=0.0, max=1.0, max_open=True)  # type: ignore[assignment]
+    beta = check_float("beta", beta, min=0.0, max=1.0, max_open=True)
     if normalize is not None:
         check_choice("normalize", normalize, _NORMALIZE)
     empty = (n == 0).nonzero().flatten()
@@ -228,8 +228,8 @@ def deferred_class_weights(
         >>> deferred_class_weights(2, start_epoch=2, counts=[9, 1])
         tensor([0.2001, 1.7999])
     """
-    epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
-    start_epoch = check_int("start_epoch", start_epoch, min=0)  # type: ignore[assignment]
+    epoch = check_int("epoch", epoch, min=0)
+    start_epoch = check_int("start_epoch", start_epoch, min=0)
     w = class_weights(
         labels, counts=counts, scheme=scheme, num_classes=num_classes, beta=beta, normalize=normalize, dtype=dtype
     )
@@ -260,13 +260,13 @@ class DeferredReweighting:
         normalize: Normalize | None = "mean",
         dtype: torch.dtype | None = None,
     ) -> None:
-        self.start_epoch: int = check_int("start_epoch", start_epoch, min=0)  # type: ignore[assignment]
+        self.start_epoch: int = check_int("start_epoch", start_epoch, min=0)
         self.weights = class_weights(
             labels, counts=counts, scheme=scheme, num_classes=num_classes, beta=beta, normalize=normalize, dtype=dtype
         )
 
     def __call__(self, epoch: int) -> torch.Tensor:
-        epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+        epoch = check_int("epoch", epoch, min=0)
         return self.weights if epoch >= self.start_epoch else torch.ones_like(self.weights)
 
     def __repr__(self) -> str:
