@@ -10,6 +10,7 @@ from .class_balanced import ClassBalancedBatchSampler, class_balanced_batch_indi
 from .importance import ImportanceSampler, ImportanceWeighted, importance_weights
 from .orders import ORDERS, Order, OrderSampler, order_indices
 from .reservoir import ReservoirDataset, TensorReservoir, reservoir_sample, weighted_reservoir_sample
+from .stream import ClassStats, RebalancedStream, rebalance_copies
 from .stratified import StratifiedBatchSampler, stratified_batch_indices
 from .weighted import WeightedSampler, weighted_indices
 
@@ -33,4 +34,7 @@ __all__ = [
     "importance_weights",
     "ImportanceSampler",
     "ImportanceWeighted",
+    "RebalancedStream",
+    "rebalance_copies",
+    "ClassStats",
 ]
