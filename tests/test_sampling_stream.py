@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from torch_mlsd.sampling import ClassStats, RebalancedStream, rebalance_copies
+from torch_mlsd.sampling import ClassStats, RebalancedStream, rebalance_copies, running_counts
 
 N, POSITIVE = 1_000_000, 0.01
 
@@ -43,9 +43,11 @@ def test_balanced_million_stream_and_the_weights_recover_one_percent(labels, see
     # Importance-weighted class frequencies recover the input's 1% within +-0.1 pp.
     weighted = float((w * y).sum() / w.sum())
     assert abs(weighted - float(labels.double().mean())) < 0.001 and abs(weighted - POSITIVE) < 0.001
-    # The weights are the input over the output proportion: about 0.02 and 1.98, mean about 1.
-    assert float(w[y == 1].mean()) == pytest.approx(0.02, rel=0.1)
-    assert float(w[y == 0].mean()) == pytest.approx(1.98, rel=0.1)
+    # Each output stands for 1 / m inputs: a positive for itself, a negative for about 99;
+    # together they stand for the whole stream (Horvitz-Thompson).
+    assert torch.equal(w[y == 1], torch.ones(int(y.sum()), dtype=torch.float64))
+    assert float(w[y == 0].mean()) == pytest.approx(99, rel=0.1)
+    assert float(w.sum()) == pytest.approx(N, rel=0.02)
 
 
 def test_item_stream_makes_the_same_decisions_as_chunks(labels):
@@ -154,6 +156,35 @@ def test_steering_is_unbiased_over_seeds():
     assert abs(error) < 3 * float(estimates.std()) / 100**0.5
 
 
+def test_memory_follows_a_drifting_stream():
+    # 1% positives for 100,000 items, then 10%: the running estimate over everything lags
+    # (the negatives stay under-accepted), one with a memory of 2,000 items follows.
+    g = torch.Generator().manual_seed(6)
+    labels = torch.cat([torch.rand(100_000, generator=g) < 0.01, torch.rand(100_000, generator=g) < 0.10]).long()
+    deviation = {}
+    for memory in (None, 2000.0):
+        ds = RebalancedStream([(torch.arange(len(labels)), labels)], seed=0, chunked=True, memory=memory,
+                              return_weights=True)
+        (ids, y, w), = list(ds)
+        late = ids >= 110_000  # after the change, once 10,000 items were seen
+        deviation[memory] = abs(float(y[late].double().mean()) - 0.5)
+        assert float((w * y).sum() / w.sum()) == pytest.approx(float(labels.double().mean()), abs=0.005)
+    assert deviation[2000.0] < 0.02 < deviation[None]
+
+
+def test_running_counts_decay():
+    labels = torch.tensor([1, 0, 0, 1, 1])
+    assert torch.equal(running_counts(labels, torch.tensor([3, 1])),
+                       torch.tensor([[3, 2], [4, 2], [5, 2], [5, 3], [5, 4]], dtype=torch.float64))
+    # Decayed counts computed piecewise (decay 0.5: pieces of 432 items) equal the recursion.
+    labels = torch.randint(0, 3, (1000,), generator=torch.Generator().manual_seed(0))
+    got, n = running_counts(labels, torch.tensor([1.0, 2.0, 3.0]), decay=0.5), torch.tensor([1.0, 2.0, 3.0])
+    for i, c in enumerate(labels.tolist()):
+        n = 0.5 * n
+        n[c] += 1
+        assert torch.allclose(got[i], n.double())
+
+
 # -- DataLoader workers, resume -------------------------------------------------------
 
 
@@ -236,6 +267,7 @@ def test_state_from_another_share_or_seed_is_rejected():
         ({"max_repeats": 0}, ValueError, "`max_repeats` must be >= 1"),
         ({"max_repeats": True}, TypeError, "`max_repeats` must be an int"),
         ({"rate": 0.0}, ValueError, "`rate` must be > 0"),
+        ({"memory": 1.0}, ValueError, "`memory` must be >= 2"),
         ({"seed": -1}, ValueError, "`seed` must be >= 0"),
         ({"label_fn": 3}, TypeError, "`label_fn` must be callable"),
         ({"return_weights": 1}, TypeError, "`return_weights` must be a bool"),
@@ -279,6 +311,10 @@ def test_rebalance_copies_checks_its_inputs():
         rebalance_copies(torch.tensor([0]), zero, torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="`target` must be 2 finite values"):
         rebalance_copies(torch.tensor([0]), zero, zero, target=torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="`decay` must be >= 0.5"):
+        rebalance_copies(torch.tensor([0]), zero, zero, decay=0.1)
+    with pytest.raises(ValueError, match="`seen` must be finite counts >= 0"):
+        rebalance_copies(torch.tensor([0]), torch.tensor([-1, 0]), zero)
     with pytest.raises(ValueError, match="`horizon` must be > 0"):
         rebalance_copies(torch.tensor([0]), zero, zero, horizon=0.0)
     copies, weights = rebalance_copies(torch.zeros(0, dtype=torch.long), zero, zero)

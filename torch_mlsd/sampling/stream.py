@@ -8,12 +8,13 @@ same rate per target share: ``m_c = r * t_c / p_c``, where the output rate ``r``
 per input) is the largest one that keeps every ``m_c <= max_repeats``, or the ``rate``
 asked for when that is lower. The output proportions are then ``t_c``.
 
-An emitted item carries the importance weight ``w = p_c / t_c`` (its class's input
-proportion over its output proportion; ``w = r / m_c``, so it is proportional to one over
-the item's expected number of copies). Weighted class frequencies of the output are a
-Horvitz-Thompson ratio estimate of the input's proportions (consistent; exactly
-unbiased counts when ``r`` stays fixed, as with a feasible ``rate``), and a loss weighted
-by ``w`` trains for the input's distribution, not the rebalanced one.
+An emitted copy carries the importance weight ``w = 1 / m``: the number of input items
+it stands for (Horvitz-Thompson). As ``m`` depends only on what came before the item,
+``sum(w * [label == c])`` over the output is an unbiased estimate of the number of class
+``c`` items that came in, whatever the drift of the stream or of the rate, and weighted
+class frequencies estimate the input's proportions. A loss weighted by ``w`` (as a
+weighted mean, ``sum(w * loss) / sum(w)``) trains for the input's distribution, not the
+rebalanced one; ``w * r`` is the class's input over output proportion (mean about 1).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from .._distributed import is_distributed
 from .._random import make_generator, mix_seed, new_seed
 from .._validate import check_bool, check_float, check_int, check_seed, check_tensor, describe
 
-__all__ = ["ClassStats", "RebalancedStream", "rebalance_copies"]
+__all__ = ["ClassStats", "RebalancedStream", "rebalance_copies", "running_counts"]
 
+_COUNTS = ("seen", "kept", "emitted", "estimate")  # per class; "estimate" holds the (decayed) float counts
 _BLOCK = 1024  # items decided together: the steering sees the outputs of the blocks before
 _SUM_TOLERANCE = 1e-6
 
@@ -62,12 +64,14 @@ def rebalance_copies(
     max_repeats: int = 1,
     max_per_class: torch.Tensor | None = None,
     horizon: float = 32.0,
+    decay: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """How many copies of each item of a stream to emit so its classes follow ``target``.
 
     Item ``i`` of class ``c`` is judged by the counts up to and including it,
-    ``n_c = seen_c + (items of class c among labels[:i + 1])``: with ``p_c = n_c / n``
+    ``n_c = seen_c + (items of class c among labels[:i + 1])`` (each older item counting
+    ``decay`` times less per item that came after it): with ``p_c = n_c / n``
     and ``t_c`` the target renormalised over the classes with ``n_c > 0``, it is emitted
     ``K = floor(m) + Bernoulli(m - floor(m))`` times, ``m = min(max_repeats, g_c * r * t_c / p_c)``.
     The rate ``r`` is ``min(max_repeats * min_k p_k / t_k, max_k p_k / t_k)`` (the rarest
@@ -80,12 +84,13 @@ def rebalance_copies(
     this call, so a shortfall is made up over about ``H_c`` outputs of the class and the
     call never overshoots. The class at ``max_repeats`` (the rarest) is never steered
     down: it is not cut to make up for the others. As ``g_c`` depends only on what came before, every item's
-    expected number of copies is ``m`` given the past, and weights ``proportional to 1 / m``
-    keep weighted counts unbiased (Horvitz-Thompson).
+    expected number of copies is ``m`` given the past, and the weights ``1 / m`` make
+    weighted counts unbiased estimates of the input counts (Horvitz-Thompson).
 
     Args:
         labels: ``(N,)`` integer class ids in ``[0, C)``, in stream order.
-        seen: ``(C,)`` integer counts of each class before ``labels``.
+        seen: ``(C,)`` counts of each class before ``labels`` (integer, or float decayed
+            counts, see :func:`running_counts`).
         emitted: ``(C,)`` integer outputs of each class before ``labels``.
         target: ``(C,)`` non-negative target proportions; ``None`` (default) is balanced
             over the classes seen. A class with target 0 is never emitted.
@@ -95,13 +100,14 @@ def rebalance_copies(
         max_per_class: ``(C,)`` caps on the outputs of each class, or ``None``; a class
             at its cap drops its items and leaves the steering.
         horizon: outputs over which a shortfall is made up, ``> 0`` (default 32).
+        decay: forgetting factor of the counts, in ``[0.5, 1]``; 1 (default) counts every
+            item seen alike, ``1 - 1 / M`` follows a drifting stream over about ``M`` items.
         generator: ``torch.Generator`` on the CPU for the Bernoulli draws; ``None`` draws
             a fresh OS-seeded one.
 
     Returns:
         ``copies`` ``(N,)`` int64 and ``weights`` ``(N,)`` float64: the importance weight
-        ``r / m`` of each item (``p_c / (g_c t_c)``: input over output proportion), 0 where
-        ``m = 0`` for a class with target 0.
+        ``1 / m`` of each copy of an item, 0 where ``m = 0`` (a class with target 0).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -116,7 +122,9 @@ def rebalance_copies(
         0.1
     """
     labels = check_tensor("labels", labels, dtypes="integer", ndim=1).cpu().long()
-    seen = check_tensor("seen", seen, dtypes="integer", ndim=1).cpu().long()
+    seen = check_tensor("seen", seen, dtypes="numeric", ndim=1).cpu()
+    if not bool(((seen >= 0) & seen.isfinite()).all()):
+        raise ValueError(f"`seen` must be finite counts >= 0, got {seen.tolist()}")
     emitted = check_tensor("emitted", emitted, dtypes="integer", ndim=1).cpu().long()
     num_classes = len(seen)
     if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
@@ -129,10 +137,11 @@ def rebalance_copies(
     rate = check_float("rate", rate, min=0.0, min_open=True, allow_none=True)
     max_repeats = check_int("max_repeats", max_repeats, min=1)  # type: ignore[assignment]
     horizon = check_float("horizon", horizon, min=0.0, min_open=True)  # type: ignore[assignment]
+    decay = check_float("decay", decay, min=0.5, max=1.0)  # type: ignore[assignment]
     if generator is None:
         generator = make_generator(new_seed())
     onehot = torch.nn.functional.one_hot(labels, num_classes)
-    counts = seen + onehot.cumsum(0)  # (N, C), item i included
+    counts = running_counts(labels, seen, decay=decay)  # (N, C), item i included
     share = _shares(counts > 0, target)
     valid = share > 0
     ratio = torch.where(valid, counts / counts.sum(1, keepdim=True) / share, math.inf)  # p_k / t_k
@@ -159,8 +168,32 @@ def rebalance_copies(
         cap, before = caps[labels], emitted[labels]
         upto = before + (onehot * copies[:, None]).cumsum(0).gather(1, labels[:, None]).squeeze(1)
         copies = torch.minimum(upto, cap).sub_(torch.minimum(upto - copies, cap))
-    weights = torch.where(m > 0, r / m.clamp(min=torch.finfo(torch.float64).tiny), 0.0)
+    weights = torch.where(m > 0, 1 / m.clamp(min=torch.finfo(torch.float64).tiny), 0.0)
     return copies, weights
+
+
+def running_counts(labels: torch.Tensor, seen: torch.Tensor, *, decay: float = 1.0) -> torch.Tensor:
+    """Counts of each class after each item: ``(N, C)`` float64, row ``i`` including item ``i``.
+
+    ``n_i = decay * n_(i-1) + onehot(labels[i])`` from ``n_(-1) = seen``; with ``decay = 1``
+    plain running counts. ``labels`` ``(N,)`` are class ids in ``[0, C)``, ``seen`` ``(C,)``.
+
+    Example:
+        >>> running_counts(torch.tensor([0, 1, 1]), torch.tensor([2, 0]), decay=0.5).round(decimals=6).tolist()
+        [[2.0, 0.0], [1.0, 1.0], [0.5, 1.5]]
+    """
+    onehot = torch.nn.functional.one_hot(labels.long(), len(seen)).double()
+    seen = seen.double()
+    if decay == 1.0:
+        return onehot.cumsum(0).add_(seen)
+    parts = []
+    step = max(1, int(300 / -math.log(decay)))  # decay ** -step stays below e^300: no overflow
+    for part in onehot.split(step):
+        scale = torch.arange(1, len(part) + 1, dtype=torch.float64).mul_(-math.log(decay)).exp_()  # decay ** -(j+1)
+        counts = (part * scale[:, None]).cumsum(0).add_(seen).div_(scale[:, None])
+        parts.append(counts)
+        seen = counts[-1]
+    return torch.cat(parts) if parts else onehot
 
 
 def _shares(present: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -219,7 +252,12 @@ class RebalancedStream(IterableDataset):
             dropped. Default ``None``.
         return_weights: yield ``(example, label, weight)`` (``(item, weight)`` with
             ``label_fn``; ``(examples, labels, weights)`` when chunked), ``weight`` the
-            float importance weight ``p_c / t_c``. Default ``False``.
+            float importance weight ``1 / m``, the number of input items the output
+            stands for (see the module notes). Default ``False``.
+        memory: estimate the incoming proportions from about the last ``memory`` items
+            (exponential forgetting, decay ``1 - 1 / memory``; ``>= 2``), so the
+            acceptance follows a stream whose class mix drifts; ``None`` (default): from
+            every item seen.
         chunked: the stream yields tensor chunks (see ``stream``); each chunk gives one
             output chunk of its rows kept (``index_select``, repeats adjacent) and the
             decisions are vectorised. Default ``False``.
@@ -250,6 +288,7 @@ class RebalancedStream(IterableDataset):
         max_per_class: int | Mapping[Hashable, int] | None = None,
         return_weights: bool = False,
         chunked: bool = False,
+        memory: float | None = None,
     ) -> None:
         super().__init__()
         try:
@@ -265,6 +304,7 @@ class RebalancedStream(IterableDataset):
         self.stream, self.label_fn = stream, label_fn
         self.max_repeats: int = check_int("max_repeats", max_repeats, min=1)  # type: ignore[assignment]
         self.rate = check_float("rate", rate, min=0.0, min_open=True, allow_none=True)
+        self.memory = check_float("memory", memory, min=2.0, allow_none=True)
         self.return_weights = check_bool("return_weights", return_weights)
         seed = check_seed("seed", seed)
         self.seed: int = new_seed() if seed is None else seed
@@ -295,21 +335,21 @@ class RebalancedStream(IterableDataset):
         Includes the decisions on the current block of up to 1024 items (item mode) or
         the current chunk, also where not all of its outputs were consumed yet.
         """
-        seen, kept, emitted = (self._sized(c).tolist() for c in (self._seen, self._kept, self._emitted))
+        seen, kept, emitted = (self._sized(self._counts[k]).tolist() for k in _COUNTS[:3])
         return {label: ClassStats(*counts) for label, *counts in zip(self._labels, seen, kept, emitted, strict=True)}
 
     def state_dict(self) -> dict[str, Any]:
         """Counts, position and generator state of this share, to continue exactly."""
         start = self._start
         return {"seed": self.seed, "epoch": self.epoch, "share": self._share, "labels": list(self._labels),
-                "position": start["position"], "skip": self._yielded, "seen": start["seen"].clone(),
-                "kept": start["kept"].clone(), "emitted": start["emitted"].clone(), "generator": start["generator"]}
+                "position": start["position"], "skip": self._yielded, "generator": start["generator"],
+                **{k: start[k].clone() for k in _COUNTS}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` on the next iteration (same seed and share)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"`state_dict` must be a mapping, got {describe(state_dict)}")
-        keys = ("seed", "epoch", "share", "labels", "position", "skip", "seen", "kept", "emitted", "generator")
+        keys = ("seed", "epoch", "share", "labels", "position", "skip", "generator", *_COUNTS)
         missing = [k for k in keys if k not in state_dict]
         if missing:
             raise ValueError(f"`state_dict` must have the keys {list(keys)}, got {sorted(state_dict)}")
@@ -344,7 +384,7 @@ class RebalancedStream(IterableDataset):
                 raise ValueError(f"`state_dict` was saved by share {tuple(state['share'])} (share, shares), "
                                  f"cannot continue as share {(share, shares)}")
             if state["generator"] is not None:  # else saved before any item: a fresh start
-                self._seen, self._kept, self._emitted = (self._sized(state[k]) for k in ("seen", "kept", "emitted"))
+                self._counts = {k: self._sized(state[k]) for k in _COUNTS}
                 generator.set_state(state["generator"])
                 self._position, skip = int(state["position"]), int(state["skip"])
         source = islice(self.stream, share + self._position * shares, None, shares)
@@ -435,12 +475,12 @@ class RebalancedStream(IterableDataset):
             raise ValueError(f"every label must be a key of `target` {sorted(self._proportions)}, got {bad}")  # type: ignore[arg-type]
 
     def _sized(self, counts: torch.Tensor) -> torch.Tensor:
-        grown = torch.zeros(len(self._labels), dtype=torch.int64)
+        grown = torch.zeros(len(self._labels), dtype=counts.dtype)
         grown[: len(counts)] = counts
         return grown
 
     def _decide(self, ids: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        self._seen, self._kept, self._emitted = (self._sized(c) for c in (self._seen, self._kept, self._emitted))
+        counts = self._counts = {k: self._sized(c) for k, c in self._counts.items()}
         n = len(self._labels)
         target = caps = None
         if self._proportions is not None:
@@ -448,11 +488,14 @@ class RebalancedStream(IterableDataset):
                                   dtype=torch.float64)
         if self._caps is not None or self._default_cap is not None:
             caps = torch.tensor([self._cap(label) for label in self._labels], dtype=torch.int64)
-        copies, weights = rebalance_copies(ids, self._seen, self._emitted, target=target, rate=self.rate,
-                                           max_repeats=self.max_repeats, max_per_class=caps, generator=generator)
-        self._seen += torch.bincount(ids, minlength=n)
-        self._kept += torch.bincount(ids, weights=(copies > 0).double(), minlength=n).long()
-        self._emitted += torch.bincount(ids, weights=copies.double(), minlength=n).long()
+        decay = 1.0 if self.memory is None else 1 - 1 / self.memory
+        copies, weights = rebalance_copies(ids, counts["estimate"], counts["emitted"], target=target, rate=self.rate,
+                                           max_repeats=self.max_repeats, max_per_class=caps, decay=decay,
+                                           generator=generator)
+        counts["estimate"] = running_counts(ids, counts["estimate"], decay=decay)[-1]
+        counts["seen"] += torch.bincount(ids, minlength=n)
+        counts["kept"] += torch.bincount(ids, weights=(copies > 0).double(), minlength=n).long()
+        counts["emitted"] += torch.bincount(ids, weights=copies.double(), minlength=n).long()
         return copies, weights
 
     def _cap(self, label: Hashable) -> int:
@@ -462,15 +505,15 @@ class RebalancedStream(IterableDataset):
 
     def _reset(self, share: int, shares: int) -> None:
         self._share = (share, shares)
-        self._seen, self._kept, self._emitted = (torch.zeros(len(self._labels), dtype=torch.int64) for _ in range(3))
+        self._counts = {k: torch.zeros(len(self._labels), dtype=torch.float64 if k == "estimate" else torch.int64)
+                        for k in _COUNTS}
         self._position = self._yielded = 0
-        self._start: dict[str, Any] = {"position": 0, "seen": self._seen.clone(), "kept": self._kept.clone(),
-                                       "emitted": self._emitted.clone(), "generator": None}
+        self._start: dict[str, Any] = {"position": 0, "generator": None, **self._counts}
 
     def _mark(self, generator: torch.Generator, skip: int) -> None:
         """Remember the state before the next block: a resume replays that block."""
-        self._start = {"position": self._position, "seen": self._seen.clone(), "kept": self._kept.clone(),
-                       "emitted": self._emitted.clone(), "generator": generator.get_state()}
+        self._start = {"position": self._position, "generator": generator.get_state(),
+                       **{k: c.clone() for k, c in self._counts.items()}}
         self._yielded = skip
 
 
