@@ -29,7 +29,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .._distributed import is_distributed
 from .._random import make_generator, mix_seed, new_seed
-from .._validate import check_bool, check_float, check_int, check_seed, check_tensor, describe
+from .._validate import check_bool, check_float, check_int, check_probability, check_seed, check_tensor, describe
 
 __all__ = ["ClassStats", "RebalancedStream", "rebalance_copies", "running_counts"]
 
@@ -315,7 +315,7 @@ class RebalancedStream(IterableDataset):
         self._labels: list[Hashable] = []  # class id -> label
         self._ids: dict[Hashable, int] = {}
         if self.chunked:  # class ids are the labels themselves
-            self._grow(max(self._proportions, default=-1) + 1 if self._proportions else 0)  # type: ignore[type-var]
+            self._grow(1 + max((k for k in self._proportions or () if isinstance(k, int)), default=-1))
         else:
             for label in self._proportions or ():
                 self._id(label)
@@ -469,10 +469,11 @@ class RebalancedStream(IterableDataset):
             self._labels.append(label)
 
     def _check_known(self, ids: torch.Tensor) -> None:
-        known = torch.tensor([label in self._proportions for label in self._labels])  # type: ignore[operator]
+        proportions = self._proportions or {}
+        known = torch.tensor([label in proportions for label in self._labels])
         if not bool(known[ids].all()):
             bad = int(ids[~known[ids]][0])
-            raise ValueError(f"every label must be a key of `target` {sorted(self._proportions)}, got {bad}")  # type: ignore[arg-type]
+            raise ValueError(f"every label must be a key of `target` {list(proportions)}, got {bad}")
 
     def _sized(self, counts: torch.Tensor) -> torch.Tensor:
         grown = torch.zeros(len(self._labels), dtype=counts.dtype)
@@ -530,13 +531,13 @@ def _check_target(target: Any, chunked: bool) -> dict[Hashable, float] | None:
     if not isinstance(target, Mapping) or not target:
         raise TypeError(f"`target` must be 'balanced' or a non-empty mapping label -> proportion, "
                         f"got {describe(target)}")
-    proportions = {label: check_float(f"target[{label!r}]", p, min=0.0) for label, p in target.items()}
-    total = math.fsum(proportions.values())  # type: ignore[arg-type]
+    proportions = {label: check_probability(f"target[{label!r}]", p) for label, p in target.items()}
+    total = math.fsum(proportions.values())
     if abs(total - 1.0) > _SUM_TOLERANCE:
         raise ValueError(f"`target` proportions must sum to 1, got {total!r}")
     if chunked:
         _check_int_labels("target", proportions)
-    return proportions  # type: ignore[return-value]
+    return proportions
 
 
 def _check_caps(caps: Any, chunked: bool) -> tuple[dict[Hashable, int] | None, int | None]:
