@@ -6,7 +6,9 @@ chosen from the class proportions seen so far. With running proportions ``p_c`` 
 target ``t_c`` (renormalised over the classes seen so far), every class is emitted at the
 same rate per target share: ``m_c = r * t_c / p_c``, where the output rate ``r`` (outputs
 per input) is the largest one that keeps every ``m_c <= max_repeats``, or the ``rate``
-asked for when that is lower. The output proportions are then ``t_c``.
+asked for when that is lower. The output proportions are then ``t_c``, and a factor
+``g_c`` near 1 steers a class back when its share of the outputs so far strays from its
+target (see :func:`rebalance_copies`); ``memory`` makes the estimate forget old items.
 
 An emitted copy carries the importance weight ``w = 1 / m``: the number of input items
 it stands for (Horvitz-Thompson). As ``m`` depends only on what came before the item,
@@ -237,7 +239,8 @@ class RebalancedStream(IterableDataset):
     Args:
         stream: an iterable of ``(example, label)`` pairs, or of examples with
             ``label_fn``; with ``chunked=True``, of ``(examples, labels)`` tensor chunks
-            with ``labels`` a 1-D integer tensor of class ids ``>= 0``. Re-iterable when
+            with ``labels`` a 1-D integer tensor of class ids ``>= 0`` and ``examples`` a
+            tensor (or anything indexable by an index tensor) of as many rows. Re-iterable when
             there are several shares, several epochs or a resume.
         target: ``"balanced"`` (default: equal shares of the classes seen), or a mapping
             ``label -> proportion`` (``>= 0``, summing to 1; a label outside it raises).
