@@ -336,3 +336,16 @@ def test_rebalance_copies_caps_and_steering():
     plain, w_plain = rebalance_copies(labels, seen, emitted, horizon=1e12, generator=torch.Generator().manual_seed(1))
     assert bool((steered >= plain).all()) and int(steered.sum()) >= int(plain.sum()) + 5
     assert torch.allclose(w_plain / w_steered, torch.full((40,), 1 + 20 / 32, dtype=torch.float64))
+
+
+def test_chunks_stay_on_their_device_and_match_the_cpu(device):
+    labels = (torch.rand(30_000, generator=torch.Generator().manual_seed(7)) < 0.05).long()
+    examples = torch.randn(30_000, 3)
+    outs = {}
+    for where in (torch.device("cpu"), device):
+        data = [(examples.to(where), labels.to(where))]
+        (x, y, w), = list(RebalancedStream(data, seed=0, chunked=True, return_weights=True))
+        assert x.device == y.device == w.device == where and y.dtype == torch.int64 and w.dtype == torch.float64
+        outs[where.type] = (x.cpu(), y.cpu(), w.cpu())
+    # Decisions are made on the CPU from the labels: the same rows on any device.
+    assert all(torch.equal(a, b) for a, b in zip(outs["cpu"], outs[device.type]))
