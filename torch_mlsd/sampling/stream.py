@@ -36,6 +36,7 @@ from .._validate import check_bool, check_float, check_int, check_probability, c
 __all__ = ["ClassStats", "RebalancedStream", "rebalance_copies", "running_counts"]
 
 _COUNTS = ("seen", "kept", "emitted", "estimate")  # per class; "estimate" holds the (decayed) float counts
+_HORIZON = 32.0  # outputs over which the stream's steering makes up a shortfall
 _BLOCK = 1024  # items decided together: the steering sees the outputs of the blocks before
 _SUM_TOLERANCE = 1e-6
 
@@ -65,7 +66,7 @@ def rebalance_copies(
     rate: float | None = None,
     max_repeats: int = 1,
     max_per_class: torch.Tensor | None = None,
-    horizon: float = 32.0,
+    horizon: float = _HORIZON,
     decay: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,7 +143,24 @@ def rebalance_copies(
     decay = check_float("decay", decay, min=0.5, max=1.0)  # type: ignore[assignment]
     if generator is None:
         generator = make_generator(new_seed())
-    onehot = torch.nn.functional.one_hot(labels, num_classes)
+    copies, weights, _ = _copies(labels, seen, emitted, target, rate, max_repeats, caps, horizon, decay, generator)
+    return copies, weights
+
+
+def _copies(
+    labels: torch.Tensor,
+    seen: torch.Tensor,
+    emitted: torch.Tensor,
+    target: torch.Tensor | None,
+    rate: float | None,
+    max_repeats: int,
+    caps: torch.Tensor | None,
+    horizon: float,
+    decay: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`rebalance_copies` on checked CPU inputs; also returns the counts after the last item."""
+    num_classes = len(seen)
     counts = running_counts(labels, seen, decay=decay)  # (N, C), item i included
     share = _shares(counts > 0, target)
     valid = share > 0
@@ -168,10 +186,11 @@ def rebalance_copies(
     copies = whole.long() + (u < m - whole).long()
     if caps is not None:
         cap, before = caps[labels], emitted[labels]
+        onehot = torch.nn.functional.one_hot(labels, num_classes)
         upto = before + (onehot * copies[:, None]).cumsum(0).gather(1, labels[:, None]).squeeze(1)
         copies = torch.minimum(upto, cap).sub_(torch.minimum(upto - copies, cap))
     weights = torch.where(m > 0, 1 / m.clamp(min=torch.finfo(torch.float64).tiny), 0.0)
-    return copies, weights
+    return copies, weights, counts[-1] if len(counts) else seen.double()
 
 
 def running_counts(labels: torch.Tensor, seen: torch.Tensor, *, decay: float = 1.0) -> torch.Tensor:
@@ -426,9 +445,10 @@ class RebalancedStream(IterableDataset):
             raise ValueError(f"`examples` and `labels` of a chunk must have the same length, "
                              f"got {len(examples)} and {len(labels)}")
         ids = labels.cpu().long()
-        if len(ids) and int(ids.min()) < 0:
-            raise ValueError(f"`labels` must be class ids >= 0 when chunked=True, got {int(ids.min())}")
-        self._grow(int(ids.max()) + 1 if len(ids) else 0)
+        low, high = (int(v) for v in torch.aminmax(ids)) if len(ids) else (0, -1)
+        if low < 0:
+            raise ValueError(f"`labels` must be class ids >= 0 when chunked=True, got {low}")
+        self._grow(high + 1)
         if self._proportions is not None and len(ids):
             self._check_known(ids)
         decided = [self._decide(part, generator) for part in ids.split(_BLOCK)]
@@ -493,10 +513,8 @@ class RebalancedStream(IterableDataset):
         if self._caps is not None or self._default_cap is not None:
             caps = torch.tensor([self._cap(label) for label in self._labels], dtype=torch.int64)
         decay = 1.0 if self.memory is None else 1 - 1 / self.memory
-        copies, weights = rebalance_copies(ids, counts["estimate"], counts["emitted"], target=target, rate=self.rate,
-                                           max_repeats=self.max_repeats, max_per_class=caps, decay=decay,
-                                           generator=generator)
-        counts["estimate"] = running_counts(ids, counts["estimate"], decay=decay)[-1]
+        copies, weights, counts["estimate"] = _copies(ids, counts["estimate"], counts["emitted"], target, self.rate,
+                                                      self.max_repeats, caps, _HORIZON, decay, generator)
         counts["seen"] += torch.bincount(ids, minlength=n)
         counts["kept"] += torch.bincount(ids, weights=(copies > 0).double(), minlength=n).long()
         counts["emitted"] += torch.bincount(ids, weights=copies.double(), minlength=n).long()
