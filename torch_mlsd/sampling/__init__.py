@@ -10,7 +10,8 @@ from .class_balanced import ClassBalancedBatchSampler, class_balanced_batch_indi
 from .importance import ImportanceSampler, ImportanceWeighted, importance_weights
 from .orders import ORDERS, Order, OrderSampler, order_indices
 from .reservoir import ReservoirDataset, TensorReservoir, reservoir_sample, weighted_reservoir_sample
-from .stream import ClassStats, RebalancedStream, rebalance_copies, running_counts
+from ._rebalance import rebalance_copies, running_counts
+from .stream import ClassStats, RebalancedStream
 from .stratified import StratifiedBatchSampler, stratified_batch_indices
 from .weighted import WeightedSampler, weighted_indices
 
