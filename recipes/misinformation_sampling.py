@@ -25,6 +25,12 @@ misinformation and 2% of the rest: the only signal available *before* labelling.
     finite-population correction ``n0 / (1 + (n0 - 1) / N)``, rounded up, at ``p = 0.5``.
     The audit is stratified per annotator (each one's error rate within +-5%) and run
     against simulated annotators, one of whom is careless.
+(d) The same 100K without knowing the stream's strata in advance, in one pass:
+    ``torch_mlsd.sampling.RebalancedStream`` balances the stream on the heuristic flag
+    (50% misinformation candidates) at a rate of about 100K per 10M, estimating the flag's
+    share online, and a uniform ``TensorReservoir`` cuts its output to exactly 100K. Each
+    labelled tweet carries its importance weight (the flag's input over output share), so
+    the weighted misinformation rate estimates the stream's true rate.
 
 Prints time and peak memory, the tables, and saves a 2x2 figure::
 
@@ -44,6 +50,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -51,7 +58,7 @@ from torch import Tensor
 from _common import FIGURES, Progress, markdown_table, peak_rss_mib, pyplot, save_figure
 from torch_mlsd._device import resolve_device
 from torch_mlsd._random import make_generator, mix_seed
-from torch_mlsd.sampling import TensorReservoir, weighted_indices
+from torch_mlsd.sampling import ClassStats, RebalancedStream, TensorReservoir, weighted_indices
 
 ID, USER, MONTH, LABEL, FLAG = range(5)  # the columns of a chunk
 BUCKET_EDGES = (0.5, 0.8, 0.95, 0.99)  # users' activity quantiles between the buckets
@@ -74,6 +81,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--annotators", type=int, default=20, help="annotators of the labels, (c) (default 20)")
     parser.add_argument("--audit-margin", type=float, default=0.05, help="margin per annotator (default 0.05)")
     parser.add_argument("--overall-margin", type=float, default=0.01, help="margin over all labels (default 0.01)")
+    parser.add_argument("--headroom", type=float, default=0.1,
+                        help="(d) rebalance about (1 + headroom) x labels, cut to labels uniformly (0.1)")
     parser.add_argument("--chunk-size", type=int, default=1 << 20, help="tweets per generated chunk (2^20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the stream and of every draw (default 0)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto")
@@ -331,6 +340,52 @@ def audit(n: int, annotators: int, audit_margin: float, overall_margin: float, s
     return Audit(designs, share, per_annotator, truth, estimated, half)
 
 
+# ---------------------------------------------------------------- (d) rebalancing the stream on the fly
+
+
+@dataclass
+class Rebalanced:
+    sample: Tensor  # (n, 5) tweets to label
+    weights: Tensor  # (n,) importance weights: tweets of the stream each labelled tweet stands for
+    stats: dict[Any, ClassStats]  # what the rebalancer did with unflagged (0) and flagged (1) tweets
+    estimate: Estimate  # importance-weighted misinformation rate
+    unweighted: Estimate
+
+
+def rebalanced_sample(stream: TweetStream, labels: int, headroom: float, seed: int, progress: Progress) -> Rebalanced:
+    """One pass: rebalance on the flag at ``(1 + headroom) * labels`` per stream, then cut to ``labels``.
+
+    The rate is set from the expected volume; the flag's share is estimated online from about
+    the last month of tweets (it drifts with the seasons). Weights: ``1 / m`` (the tweets an
+    output stands for) times outputs / ``labels`` for the uniform cut, so they sum to about the stream.
+    """
+    rate = (1 + headroom) * labels / stream.num_tweets
+    flagged = RebalancedStream(_ByFlag(stream), seed=mix_seed(seed, 5), rate=rate, chunked=True, return_weights=True,
+                               memory=max(2.0, stream.num_tweets / stream.months))
+    reservoir = TensorReservoir(labels, seed=mix_seed(seed, 6))
+    for rows, _, weights in flagged:
+        reservoir.update(torch.cat([rows.double(), weights[:, None]], dim=1))  # ids < 2^53: exact in float64
+        progress.update(1)
+    kept = reservoir.sample()
+    outputs = sum(s.emitted for s in flagged.stats.values())
+    sample, weights, y = kept[:, :5].long(), kept[:, 5] * (outputs / len(kept)), kept[:, LABEL]
+    rate_hat = float((weights * y).sum() / weights.sum())
+    # Ratio estimator's linearised standard error: sqrt(sum w^2 (y - rate)^2) / sum w.
+    se = float(((weights * (y - rate_hat)) ** 2).sum().sqrt() / weights.sum())
+    return Rebalanced(sample, weights, flagged.stats, Estimate(rate_hat, se),
+                      Estimate(float(y.mean()), float(y.std() / math.sqrt(len(y)))))
+
+
+class _ByFlag:
+    """The stream as ``(rows, flag)`` chunks: the rebalancer sees only the heuristic flag."""
+
+    def __init__(self, stream: TweetStream) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        return ((chunk, chunk[:, FLAG]) for chunk in self.stream)
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -351,6 +406,7 @@ class Result:
     unweighted: Estimate
     uniform: Estimate  # from the reservoir
     audit: Audit
+    rebalanced: Rebalanced
     seconds: dict[str, float]
     peak_rss_mib: tuple[float, float]  # before the first pass, at the end
 
@@ -381,6 +437,11 @@ def run(argv: Sequence[str] | None = None) -> Result:
     checked = audit(len(sample), args.annotators, args.audit_margin, args.overall_margin, args.seed)
     seconds["(c) audit"] = time.perf_counter() - start
 
+    start = time.perf_counter()
+    with Progress(stream.num_chunks(), desc="(d) rebalanced stream", unit="chunk") as bar:
+        rebalanced = rebalanced_sample(stream, args.labels, args.headroom, args.seed, bar)
+    seconds["(d) third pass: rebalanced stream"] = time.perf_counter() - start
+
     y, k = sample[:, LABEL].double(), len(first.reservoir)
     p_uniform = float(first.reservoir[:, LABEL].double().mean())
     result = Result(
@@ -389,7 +450,7 @@ def run(argv: Sequence[str] | None = None) -> Result:
         weighted=weighted,
         unweighted=Estimate(float(y.mean()), float(y.std() / math.sqrt(len(y)))),
         uniform=Estimate(p_uniform, math.sqrt(p_uniform * (1 - p_uniform) / k)),
-        audit=checked, seconds=seconds, peak_rss_mib=(rss_before, peak_rss_mib()),
+        audit=checked, rebalanced=rebalanced, seconds=seconds, peak_rss_mib=(rss_before, peak_rss_mib()),
     )
     report(result, args)
     plot(result, args.out)
@@ -457,11 +518,32 @@ def report(r: Result, args: argparse.Namespace) -> None:
           f"{float(a.estimated_error[worst]):.1%} +- {float(a.half_width[worst]):.1%}; annotators whose whole "
           f"interval lies above 10%: {above}.")
 
+    report_rebalanced(r, args)
+
     print("\n" + markdown_table(("step", "seconds"), [(k, f"{v:.2f}") for k, v in r.seconds.items()]))
     before, peak = r.peak_rss_mib
     print(f"Peak resident memory {peak:.0f} MiB ({before:.0f} MiB before the stream began: Python and torch); "
           f"the stream was held as {args.chunk_size:,}-tweet chunks "
           f"({args.chunk_size * 5 * 8 / 2**20:.0f} MiB each), the reservoir holds {len(r.reservoir):,} rows.")
+
+
+def report_rebalanced(r: Result, args: argparse.Namespace) -> None:
+    d = r.rebalanced
+    flagged = float(d.sample[:, FLAG].double().mean())
+    print(f"\n(d) RebalancedStream on the heuristic flag, one pass at {1 + args.headroom:.2f} x {args.labels:,} "
+          f"per {args.tweets:,} tweets, then a uniform reservoir of {len(d.sample):,}: {flagged:.1%} flagged "
+          f"(misinformation candidates), {int(d.sample[:, LABEL].sum()):,} misinformation tweets to label")
+    print(markdown_table(("heuristic flag", "tweets seen", "kept", "dropped", "in the labelled set",
+                          "importance weight"),
+                         [(name, f"{s.seen:,}", f"{s.kept:,}", f"{s.dropped:,}",
+                           f"{int((d.sample[:, FLAG] == flag).sum()):,}",
+                           f"{float(d.weights[d.sample[:, FLAG] == flag].mean()):.3f}")
+                          for flag, name in ((0, "not flagged"), (1, "flagged")) for s in (d.stats[flag],)]))
+    print(markdown_table(("misinformation rate", "estimate", "standard error", "truth", "error / SE"),
+                         [(name, f"{e.rate:.4%}", f"{e.standard_error:.4%}", f"{r.truth:.4%}",
+                           f"{(e.rate - r.truth) / e.standard_error:+.2f}")
+                          for name, e in (("rebalanced stream, importance weights", d.estimate),
+                                          ("rebalanced stream, unweighted (biased)", d.unweighted))]))
 
 
 def span(values: Tensor) -> str:
@@ -485,6 +567,10 @@ def plot(r: Result, out: Path) -> None:
     ax.plot((month_totals[:, 1] / month_totals.sum(1)).numpy(), "k-", label="truth (whole stream)")
     ax.plot((by_month(weights * y, sample_month) / by_month(weights, sample_month)).numpy(), "s", ms=4,
             label=f"stratified sample (b), {len(r.sample):,}, weighted")
+    d_month, d_y = r.rebalanced.sample[:, MONTH].cpu(), r.rebalanced.sample[:, LABEL].double().cpu()
+    d_weights = r.rebalanced.weights.cpu()
+    ax.plot((by_month(d_weights * d_y, d_month) / by_month(d_weights, d_month)).numpy(), "^", ms=4, mfc="none",
+            label=f"rebalanced stream (d), {len(r.rebalanced.sample):,}, importance-weighted")
     ax.plot((by_month(r.reservoir[:, LABEL].double().cpu(), reservoir_month)
              / by_month(torch.ones(len(reservoir_month), dtype=torch.float64), reservoir_month)).numpy(), "o", ms=4,
             mfc="none", label=f"uniform reservoir (a), {len(r.reservoir):,}")

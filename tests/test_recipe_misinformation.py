@@ -1,4 +1,4 @@
-"""recipes/misinformation_sampling.py: audit sizes, allocation, and a smoke run of all three parts."""
+"""recipes/misinformation_sampling.py: audit sizes, allocation, and a smoke run of all four parts."""
 
 import pytest
 import torch
@@ -119,6 +119,27 @@ def test_smoke_audit(smoke):
     assert int(audit.estimated_error.argmax()) == int(audit.true_error.argmax())
 
 
+def test_smoke_rebalanced_stream(smoke):
+    result, _ = smoke
+    d = result.rebalanced
+    ids = d.sample[:, recipe.ID]
+    assert len(d.sample) == 5000 and len(torch.unique(ids)) == 5000
+    # The rebalancer saw the whole stream once and kept about half flagged tweets
+    # (misinformation candidates), where the stream has 2.6%.
+    flags = int(result.counts[:, :, 1].sum())
+    assert d.stats[1].seen == flags and d.stats[0].seen + d.stats[1].seen == 200_000
+    assert d.stats[0].kept + d.stats[1].kept >= 5000 and d.stats[1].dropped > 0
+    assert float(d.sample[:, recipe.FLAG].double().mean()) == pytest.approx(0.5, abs=0.03)
+    # Spread over the whole stream, not a prefix: every month is in the labelled set.
+    assert torch.bincount(d.sample[:, recipe.MONTH], minlength=24).min() > 50
+    # Each labelled tweet stands for 1 / m tweets (times the uniform cut): they add up to the stream.
+    assert float(d.weights.sum()) == pytest.approx(200_000, rel=0.1)
+    # The importance-weighted rate is within 3 standard errors of the truth; unweighted, the
+    # oversampled candidates make it more than 10 times too high.
+    assert abs(d.estimate.rate - result.truth) < 3 * d.estimate.standard_error
+    assert d.unweighted.rate > 10 * result.truth
+
+
 def test_smoke_saves_the_plot(smoke):
     _, out = smoke
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -131,6 +152,7 @@ def test_main_prints_the_tables(tmp_path, capsys):
                         "--min-per-stratum", "2", "--chunk-size", "4096", "--device", "cpu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     for text in ("| distribution | chi-square | df | p-value |", "| user bucket | users |",
-                 "stratified sample, design weights", "| design | reviews per annotator |", "Peak resident memory"):
+                 "stratified sample, design weights", "| design | reviews per annotator |",
+                 "(d) RebalancedStream on the heuristic flag", "rebalanced stream, importance weights", "Peak resident memory"):
         assert text in printed
     assert out.exists()

@@ -5,6 +5,7 @@ from ``torch.distributed``) and resumable mid-epoch (``state_dict``/``load_state
 """
 
 from ._base import EpochSampler
+from ._rebalance import rebalance_copies, running_counts
 from .bootstrap import BootstrapSampler
 from .class_balanced import ClassBalancedBatchSampler, class_balanced_batch_indices
 from .dynamic import DynamicWeightedSampler
@@ -13,6 +14,7 @@ from .loss_weights import LossSampling, loss_sampling_weights
 from .orders import ORDERS, Order, OrderSampler, order_indices
 from .reservoir import ReservoirDataset, TensorReservoir, reservoir_sample, weighted_reservoir_sample
 from .stratified import StratifiedBatchSampler, stratified_batch_indices
+from .stream import ClassStats, RebalancedStream
 from .weighted import WeightedSampler, weighted_indices
 
 __all__ = [
@@ -38,4 +40,8 @@ __all__ = [
     "ImportanceWeighted",
     "loss_sampling_weights",
     "LossSampling",
+    "RebalancedStream",
+    "rebalance_copies",
+    "ClassStats",
+    "running_counts",
 ]
