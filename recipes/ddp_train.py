@@ -354,8 +354,9 @@ def run_elastic(args: argparse.Namespace, argv: list[str]) -> Result:
         last = i == len(worlds) - 1
         step_args = [] if last else ["--stop-after-steps", str(step + args.elastic_steps)]
         with tempfile.TemporaryDirectory() as out:
-            mp.start_processes(_elastic_rank, args=(world, _free_port(), child + step_args + ["--resume"] * (i > 0), out),
-                               nprocs=world, start_method="spawn")
+            world_args = child + step_args + ["--resume"] * (i > 0)
+            mp.start_processes(_elastic_rank, args=(world, _free_port(), world_args, out), nprocs=world,
+                               start_method="spawn")
             ranks = [torch.load(Path(out) / f"rank{r}.pt", weights_only=False) for r in range(world)]
         if not last and not ranks[0]["result"].stopped:
             raise ValueError(f"`--elastic-steps` must leave work for the next world: world {i + 1} finished training")

@@ -108,7 +108,7 @@ def test_same_world_resume_is_exact_and_padding_repeats_the_epochs_head():
     full, _, _ = _segment(make, 4, None, None, "pad")
     head, state, _ = _segment(make, 4, None, 2, "pad")
     rest, _, _ = _segment(make, 4, state, None, "pad")
-    assert [h + r for h, r in zip(head, rest)] == full
+    assert [h + r for h, r in zip(head, rest, strict=True)] == full
     # 26 batches on 3 ranks from global offset 8 (4 ranks x 2): 18 left, no padding;
     # on 4 ranks from 26 - 2: ranks 2 and 3 repeat batches 0 and 1 of the epoch.
     epoch = _interleave(full)[:26]
@@ -235,3 +235,20 @@ def test_stateful_dataloader_state_of_one_rank_continues_on_three(name, workers)
         rest.append(list(loader))
     seen = [i for share in first + rest for b in share for i in b]
     assert sorted(seen) == sorted(flat)  # every item of the epoch exactly once
+
+
+def test_ranks_at_different_positions_resume_from_the_smallest_without_skipping():
+    make = GLOBAL_ORDER["OrderSampler"]
+    old = [make(seed=7, num_replicas=2, rank=r, shard="uneven") for r in range(2)]
+    its = [iter(s) for s in old]
+    consumed = [next(its[0]) for _ in range(9)] + [next(its[1]) for _ in range(6)]  # rank 0 is 3 ahead
+    behind = min((s.state_dict() for s in old), key=lambda state: state["position"])
+    assert behind["position"] == 6
+    rest = []
+    for r in range(3):
+        new = make(seed=7, num_replicas=3, rank=r, shard="uneven")
+        new.load_state_dict(behind)
+        rest += list(new)
+    repeated = Counter(consumed + rest) - Counter(range(101))
+    assert set(consumed + rest) == set(range(101))  # nothing skipped
+    assert sum(repeated.values()) == 3 and set(repeated) <= set(consumed[6:9])  # rank 0's 3 extra items

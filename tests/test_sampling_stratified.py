@@ -18,6 +18,10 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _pk(classes_per_batch: int, samples_per_class: int) -> dict:
+    return {"classes_per_batch": classes_per_batch, "samples_per_class": samples_per_class}
+
+
 def _labels(counts, seed=0):
     """Labels with the given class counts, in a random order."""
     labels = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
@@ -254,7 +258,7 @@ def test_each_batch_has_p_classes_times_k_samples(counts, per_batch, per_class):
 
 def test_small_class_is_sampled_with_replacement():
     labels = _labels([40, 40, 2])
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=5, num_batches=20, generator=_gen(0))
+    out = class_balanced_batch_indices(labels, num_batches=20, generator=_gen(0), **_pk(3, 5))
     for batch in out:
         small = batch[labels[batch] == 2]
         uses = torch.bincount(small)
@@ -264,19 +268,19 @@ def test_small_class_is_sampled_with_replacement():
 def test_classes_appear_equally_often():
     # C = 6, P = 3: every round of 2 batches shows every class once.
     labels = _labels([30, 20, 10, 40, 5, 15])
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=2, num_batches=100, generator=_gen(3))
+    out = class_balanced_batch_indices(labels, num_batches=100, generator=_gen(3), **_pk(3, 2))
     per_class = torch.bincount(labels[out[:, ::2]].flatten(), minlength=6)
     assert per_class.tolist() == [50] * 6
     # C = 7, P = 3: one class sits out each round, at random: counts ~ Binomial(rounds, 6/7).
     labels = _labels([10] * 7)
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=1, num_batches=1400, generator=_gen(3))
+    out = class_balanced_batch_indices(labels, num_batches=1400, generator=_gen(3), **_pk(3, 1))
     per_class = torch.bincount(labels[out.flatten()], minlength=7)
     assert stats.chisquare(per_class.tolist()).pvalue > ALPHA
 
 
 def test_examples_of_a_class_are_used_evenly():
     labels = _labels([12, 12])
-    out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=4, num_batches=30, generator=_gen(0))
+    out = class_balanced_batch_indices(labels, num_batches=30, generator=_gen(0), **_pk(2, 4))
     uses = torch.bincount(out.flatten(), minlength=24)
     assert uses.tolist() == [10] * 24  # 30 batches x 4 per class = 10 passes of 12
 
@@ -303,7 +307,8 @@ def test_class_balanced_functional_on_device(device):
     labels = _labels([6, 6, 6]).to(device)
     out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=3, generator=_gen(1))
     assert out.device.type == device.type and out.shape == (3, 6)
-    assert torch.equal(out.cpu(), class_balanced_batch_indices(labels.cpu(), classes_per_batch=2, samples_per_class=3, generator=_gen(1)))
+    again = class_balanced_batch_indices(labels.cpu(), classes_per_batch=2, samples_per_class=3, generator=_gen(1))
+    assert torch.equal(out.cpu(), again)
 
 
 @pytest.mark.parametrize(

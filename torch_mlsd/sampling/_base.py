@@ -17,7 +17,22 @@ batches the loop received, not prefetched ones), so the global prefix
 epoch continues with ``start = consumed``: the remaining ``N - consumed`` items are
 shared afresh (disjoint, equal lengths under ``"pad"``/``"drop"``), nothing consumed
 comes again and nothing left is skipped. Loaded into a world of the same size, rank
-``r`` continues its own share at ``p``, exactly as the uninterrupted run. A subclass
+``r`` continues its own share at ``p``, exactly as the uninterrupted run.
+
+What "consumed" means, and what may repeat:
+
+* ``StatefulDataLoader`` (0 or more workers, ``snapshot_every_n_steps=1``, its
+  default): the state holds the batches the loop received; the ones prefetched by
+  workers are not counted, so in lockstep DDP every rank's state is the same and
+  nothing repeats. With ``snapshot_every_n_steps=k > 1`` torchdata restores the last
+  snapshot and replays up to ``k - 1`` batches through the loader, which on another
+  world size draws them from the new shares: keep ``k = 1`` for elastic resume.
+* A plain ``DataLoader``: the sampler runs ahead of the loop by up to
+  ``num_workers * prefetch_factor`` batches; set ``"position"`` to what the loop
+  consumed (:meth:`EpochSampler.state_dict`), or those in-flight items are skipped.
+* Ranks stopped at different positions: load the state with the smallest
+  ``"position"`` on every new rank. Nothing is skipped; a rank that was ``d`` items
+  ahead has its ``d`` extra items yielded again (the only repeats). A subclass
 that does not take its share with :meth:`EpochSampler._shard` (it overrides
 ``_rank_items`` or ``_yield_from``) must honour ``self._start`` and set
 ``_elastic = True``; otherwise resuming on another world size is refused.
@@ -166,7 +181,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         if self.shard == "pad" and m % reps:
             pad = (torch.arange(reps - m % reps) % n).tolist()
             if isinstance(items, torch.Tensor):
-                share = torch.cat([share, items[pad]])
+                share = torch.cat([items[start:], items[pad]])
             else:
                 share = list(share) + [items[i] for i in pad]
         elif self.shard == "drop":
@@ -249,10 +264,10 @@ class EpochSampler(Sampler[T], Generic[T]):
         for key in ("epoch", "position", "seed", "num_replicas"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` must have the key {key!r}, got keys {sorted(state_dict)}")
-        seed: int = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)  # type: ignore[assignment]
+        seed: int = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)
         if seed != self.seed and not self._seed_drawn:
             raise ValueError(f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}")
-        reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)  # type: ignore[assignment]
+        reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
         if reps != self.num_replicas and not self._elastic:
             raise ValueError(
                 f"`state_dict['num_replicas']` must equal this sampler's num_replicas {self.num_replicas}, got "
@@ -260,9 +275,9 @@ class EpochSampler(Sampler[T], Generic[T]):
             )
         epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
         total = self._num_global_items()
-        start: int = check_int("state_dict['start']", state_dict.get("start", 0), min=0, max=total)  # type: ignore[assignment]
+        start: int = check_int("state_dict['start']", state_dict.get("start", 0), min=0, max=total)
         longest = shard_length(total - start, reps, 0, self.shard)  # rank 0's share is never shorter
-        position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)  # type: ignore[assignment]
+        position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)
         self.seed = seed
         self.epoch = epoch  # type: ignore[assignment]
         if reps == self.num_replicas:

@@ -181,7 +181,7 @@ class ImportanceSampler(Sampler[tuple[int, float]]):
         # Weights are looked up a chunk at a time; state_dict subtracts what is pending.
         while chunk := list(islice(indices, _CHUNK)):
             weights = self.item_weights.index_select(0, torch.tensor(chunk)).tolist()
-            self._pending = iter(list(zip(chunk, weights)))
+            self._pending = iter(list(zip(chunk, weights, strict=True)))
             yield from self._pending
 
     def state_dict(self) -> dict[str, Any]:
