@@ -234,6 +234,10 @@ def test_tensor_reservoir_resume_equals_uninterrupted_run(tmp_path):
     assert torch.equal(resumed.sample(), full.sample()) and resumed.num_seen == 5000
     restored = pickle.loads(pickle.dumps(full))
     assert torch.equal(restored.sample(), full.sample())
+    drawn = TensorReservoir(16)  # seed=None: adopts the saved seed
+    drawn.load_state_dict(torch.load(tmp_path / "r.pt"))
+    _feed(drawn, data[2500:], [500] * 5)
+    assert drawn.seed == 4 and torch.equal(drawn.sample(), full.sample())
 
 
 def test_merged_reservoirs_are_uniform_over_the_union():

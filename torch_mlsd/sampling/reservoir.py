@@ -227,6 +227,7 @@ class TensorReservoir:
 
     def __init__(self, k: int, *, seed: int | None = None) -> None:
         self.k: int = check_int("k", k, min=1)  # type: ignore[assignment]
+        self._seed_drawn = seed is None
         self.seed = _seed(seed)
         self.num_seen = 0
         self._items: torch.Tensor | None = None  # (m, *) with m <= k
@@ -335,16 +336,21 @@ class TensorReservoir:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict` (``k`` and ``seed`` must match)."""
+        """Restore a state saved by :meth:`state_dict`.
+
+        ``k`` must match, and ``seed`` too unless this reservoir's seed was drawn
+        (``seed=None``): then the saved seed is adopted.
+        """
         for key in ("k", "seed", "num_seen", "items", "keys", "generator", "device"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` must have the key {key!r}, got keys {sorted(state_dict)}")
-        for key in ("k", "seed"):
+        for key in ("k", "seed") if not self._seed_drawn else ("k",):
             if state_dict[key] != getattr(self, key):
                 raise ValueError(
                     f"`state_dict[{key!r}]` must equal this reservoir's {key} {getattr(self, key)}, "
                     f"got {state_dict[key]!r}"
                 )
+        self.seed = _seed(state_dict["seed"])  # adopted when this reservoir's seed was drawn
         self.num_seen = check_int("state_dict['num_seen']", state_dict["num_seen"], min=0)  # type: ignore[assignment]
         self._items, self._keys, self._generator = state_dict["items"], state_dict["keys"], None
         if state_dict["generator"] is not None:
