@@ -32,10 +32,13 @@ What "consumed" means, and what may repeat:
   consumed (:meth:`EpochSampler.state_dict`), or those in-flight items are skipped.
 * Ranks stopped at different positions: load the state with the smallest
   ``"position"`` on every new rank. Nothing is skipped; a rank that was ``d`` items
-  ahead has its ``d`` extra items yielded again (the only repeats). A subclass
-that does not take its share with :meth:`EpochSampler._shard` (it overrides
-``_rank_items`` or ``_yield_from``) must honour ``self._start`` and set
-``_elastic = True``; otherwise resuming on another world size is refused.
+  ahead has its ``d`` extra items yielded again (the only repeats).
+
+The hook for subclasses: one that takes its share with :meth:`EpochSampler._shard` (or
+only defines ``_global_items``) is elastic as it is. One that makes its own shares (it
+overrides ``_rank_items`` or ``_yield_from``) must start its share at the global offset
+``self._start`` and set ``_elastic = True``; otherwise resuming on another world size is
+refused with a clear error.
 """
 
 from __future__ import annotations
@@ -112,12 +115,11 @@ class EpochSampler(Sampler[T], Generic[T]):
         self.num_replicas, self.rank = resolve_replicas_rank(num_replicas, rank)
         self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)  # type: ignore[assignment]
         seed = check_seed("seed", seed)
-        drawn = seed is None
+        self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
         if seed is None:
             seed = _broadcast_seed(new_seed()) if from_group else new_seed()
         elif from_group:
             _check_same_seed(seed)
-        self._seed_drawn = drawn
         self.seed: int = seed
         self.epoch = 0
         self._epoch_pinned = False  # set_epoch/load_state_dict called since the last iter()
@@ -192,7 +194,6 @@ class EpochSampler(Sampler[T], Generic[T]):
         if self._started and not self._epoch_pinned:
             self.epoch += 1
             self._resume_at = 0
-            self._resumed = False
         self._started, self._epoch_pinned = True, False
         if not self._resumed:
             self._start = 0
