@@ -178,7 +178,8 @@ def a_res(pairs: Iterable[tuple[Any, float]], k: int, rng: random.Random) -> lis
 
 def reservoir_cases(n: int, n_weighted: int, k: int, repeats: int) -> tuple[list[Row], dict[str, float]]:
     rng = random.Random(0)  # the peer's own generator, not the global one
-    ours = lambda: reservoir_sample(iter(range(n)), k, seed=0)  # noqa: E731
+    g0 = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    ours = lambda: reservoir_sample(iter(range(n)), k, generator=g0())  # noqa: E731
     case = f"reservoir k={k} of iter(range({n:.0e}))"
     rows: list[Row] = [
         (case, "Algorithm R, plain Python", *compare(lambda: algorithm_r(iter(range(n)), k, rng), ours, repeats)),
@@ -189,7 +190,8 @@ def reservoir_cases(n: int, n_weighted: int, k: int, repeats: int) -> tuple[list
     weights = [1.0 + (i % 10) for i in range(n_weighted)]
     rows.append((f"weighted reservoir k={k} of {n_weighted:.0e} pairs", "A-Res heap, plain Python",
                  *compare(lambda: a_res(zip(range(n_weighted), weights), k, rng),
-                          lambda: weighted_reservoir_sample(zip(range(n_weighted), weights), k, seed=0), repeats)))
+                          lambda: weighted_reservoir_sample(zip(range(n_weighted), weights), k, generator=g0()),
+                          repeats)))
     ratios = {name: row[3] / row[2] for name, row in (("ours/for", rows[1]), ("ours/deque", rows[2]))}
     return rows, ratios  # type: ignore[return-value]
 

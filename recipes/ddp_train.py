@@ -22,6 +22,20 @@ exactly the indices the uninterrupted run would have seen::
     torchrun --nproc_per_node=2 recipes/ddp_train.py --stop-after-steps 150 --checkpoint /tmp/ck.pt
     torchrun --nproc_per_node=2 recipes/ddp_train.py --resume --checkpoint /tmp/ck.pt
 
+Elastic resume: the checkpoint of one world size continues on any other (a preempted
+job back on more or fewer GPUs). The sampler state is rank 0's; every new rank loads
+it, skips what the old ranks consumed and shares the rest of the epoch::
+
+    torchrun --nproc_per_node=2 recipes/ddp_train.py --stop-after-steps 100 --checkpoint /tmp/ck.pt
+    torchrun --nproc_per_node=3 recipes/ddp_train.py --resume --stop-after-steps 200 --checkpoint /tmp/ck.pt
+    python recipes/ddp_train.py --resume --checkpoint /tmp/ck.pt
+    python recipes/ddp_train.py --elastic 2,3,1      # the same three runs, then a table
+
+``--elastic`` launches the worlds one after the other (gloo, CPU), each stopping after
+``--elastic-steps`` more steps except the last, and prints per world its steps and the
+examples it consumed, and per epoch whether all worlds together saw the single-process
+epoch exactly once.
+
 Prints a table per epoch (train loss, validation balanced accuracy, macro F1, rarest-class
 recall) and saves the loss curve. Needs the ``recipes`` extra (matplotlib; tqdm optional).
 """
@@ -70,7 +84,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help=f"default {DEFAULT_CHECKPOINT}")
     parser.add_argument("--checkpoint-every", type=int, default=0, help="steps between checkpoints (0: none)")
     parser.add_argument("--stop-after-steps", type=int, default=0, help="checkpoint after this step and stop")
-    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint (any world size)")
+    parser.add_argument("--elastic", default="", help="world sizes to run one after the other, e.g. 2,3,1")
+    parser.add_argument("--elastic-steps", type=int, default=100, help="--elastic: steps per world but the last")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, split, init and sampler (default 0)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per process, 0: torch's (default 1)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto")
@@ -162,6 +178,7 @@ class Result:
     """What this rank measured; ``rows`` are the printed table (one per epoch)."""
 
     rows: list[tuple[int, float, float, float, float, int, bool]] = field(default_factory=list)
+    epoch_ends: list[int] = field(default_factory=list)  # the step that ended each row's epoch
     step_losses: list[float] = field(default_factory=list)  # mean over the ranks, every step since step 0
     indices: list[tuple[int, Tensor]] = field(default_factory=list)  # (epoch, indices this rank consumed) of this run
     final_state: dict[str, Tensor] = field(default_factory=dict)
@@ -184,14 +201,13 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, device: torch.device) -> tu
 def check_disjoint(group: Group, epoch: int, seen: Tensor, earlier: int) -> tuple[int, bool]:
     """Gather every rank's indices of the epoch and raise if two ranks share one.
 
-    ``earlier`` counts this rank's items of the epoch consumed before a resume (their
+    ``earlier`` counts the epoch's items all ranks consumed before a resume (their
     indices are not known here); returns the epoch's items over all ranks and ``True``.
     """
-    shares = gather(group, (seen, earlier))
-    union = torch.cat([indices for indices, _ in shares])
+    union = torch.cat(gather(group, seen))
     if len(torch.unique(union)) != len(union):
         raise RuntimeError(f"epoch {epoch}: the ranks' shares overlap")
-    return len(union) + sum(n for _, n in shares), True
+    return len(union) + earlier, True
 
 
 def save_checkpoint(path: Path, group: Group, state: dict[str, Any]) -> None:
@@ -211,14 +227,17 @@ def train(args: argparse.Namespace, group: Group) -> Result:
     model = make_model(args).to(group.device)
     ddp = DistributedDataParallel(model) if group.world > 1 else model
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    result, step, start_epoch, earlier = Result(), 0, 0, 0
+    result, step, start_epoch, earlier, first_step = Result(), 0, 0, 0, 0
     if args.resume:
         state = torch.load(args.checkpoint, map_location=group.device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        sampler.load_state_dict(state["sampler"])  # epoch and position: the next iter() starts after them
-        step, start_epoch, earlier = state["step"], state["sampler"]["epoch"], state["items"][group.rank]
-        result.rows, result.step_losses = state["rows"], state["step_losses"]
+        # Rank 0's epoch and position; on another world size the rest of the epoch is
+        # shared afresh over this world's ranks (EpochSampler's elastic resume).
+        sampler.load_state_dict(state["sampler"])
+        step, start_epoch, earlier = state["step"], state["sampler"]["epoch"], state["items"]
+        result.rows, result.step_losses, result.epoch_ends = state["rows"], state["step_losses"], state["epoch_ends"]
+        first_step = result.epoch_ends[-1] if result.epoch_ends else 0
     result.steps_per_epoch = per_epoch = len(loader)  # the same on every rank (shard="drop")
     desc = f"train ({group.world} rank{'s' if group.world > 1 else ''})"
     with Progress(args.epochs * per_epoch, desc=desc, unit="step", enabled=group.rank == 0) as bar:
@@ -226,7 +245,8 @@ def train(args: argparse.Namespace, group: Group) -> Result:
         for epoch in range(start_epoch, args.epochs):
             sampler.set_epoch(epoch)  # keeps a loaded position when it is the checkpoint's epoch
             consumed = sampler.state_dict()["position"] if epoch == start_epoch else 0  # items or batches
-            earlier = earlier if epoch == start_epoch else 0  # items, for the table
+            earlier = earlier if epoch == start_epoch else 0  # items of all ranks, for the table
+            first_step = first_step if epoch == start_epoch else step
             seen, losses = [], []
             for xb, yb, index in loader:
                 loss = nn.functional.cross_entropy(ddp(xb.to(group.device)), yb.to(group.device))
@@ -242,11 +262,11 @@ def train(args: argparse.Namespace, group: Group) -> Result:
                     # the position the loop reached, not what a DataLoader may have prefetched
                     sampler_state = sampler.state_dict() | {"position": consumed}
                     mean_losses = result.step_losses + mean_over_ranks(group, losses)
-                    items = gather(group, earlier + sum(len(i) for i in seen))
+                    items = earlier + sum(gather(group, sum(len(i) for i in seen)))
                     save_checkpoint(args.checkpoint, group, {
                         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "sampler": sampler_state,
                         "step": step, "items": items, "rows": result.rows, "step_losses": mean_losses,
-                        "args": vars(args),
+                        "epoch_ends": result.epoch_ends, "args": vars(args),
                     })
                 if step == args.stop_after_steps:
                     result.stopped = True
@@ -257,9 +277,10 @@ def train(args: argparse.Namespace, group: Group) -> Result:
                 break
             result.step_losses += mean_over_ranks(group, losses)
             seen_total, disjoint = check_disjoint(group, epoch, indices, earlier)
-            epoch_losses = result.step_losses[epoch * per_epoch : (epoch + 1) * per_epoch]
+            epoch_losses = result.step_losses[first_step:step]
             epoch_loss = sum(epoch_losses) / len(epoch_losses)
             result.rows.append((epoch, epoch_loss, *evaluate(model, x_val, y_val, group.device), seen_total, disjoint))
+            result.epoch_ends.append(step)
     result.steps = step
     result.final_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return result
@@ -282,6 +303,8 @@ def mean_over_ranks(group: Group, losses: list[Tensor]) -> list[float]:
 def run(argv: Sequence[str] | None = None) -> Result:
     """Train (distributed when launched so), print the table and save the plot on rank 0."""
     args = parse_args(argv)
+    if args.elastic:
+        return run_elastic(args, list(sys.argv[1:] if argv is None else argv))
     group = join_group(args.device)
     try:
         start = time.perf_counter()
@@ -294,6 +317,73 @@ def run(argv: Sequence[str] | None = None) -> Result:
     finally:
         if group.owned:
             dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------- elastic: 2 -> 3 -> 1 ranks
+
+
+def _elastic_rank(rank: int, world: int, port: int, argv: list[str], out: str) -> None:
+    """One rank of one world (spawned): train, then leave what it consumed in ``out``."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    result = run(argv)
+    torch.save({"indices": result.indices, "steps": result.steps, "result": result}, Path(out) / f"rank{rank}.pt")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_elastic(args: argparse.Namespace, argv: list[str]) -> Result:
+    """Run the worlds of ``--elastic`` one after the other through one checkpoint; print the tables."""
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    worlds = [int(w) for w in args.elastic.split(",")]
+    child = [a for i, a in enumerate(argv) if not (a.startswith("--elastic") or argv[i - 1].startswith("--elastic")
+                                                    and i > 0 and "=" not in argv[i - 1])]
+    child += ["--checkpoint", str(args.checkpoint), "--device", "cpu"]
+    rows, runs, step = [], [], 0
+    for i, world in enumerate(worlds):
+        last = i == len(worlds) - 1
+        step_args = [] if last else ["--stop-after-steps", str(step + args.elastic_steps)]
+        with tempfile.TemporaryDirectory() as out:
+            world_args = child + step_args + ["--resume"] * (i > 0)
+            mp.start_processes(_elastic_rank, args=(world, _free_port(), world_args, out), nprocs=world,
+                               start_method="spawn")
+            ranks = [torch.load(Path(out) / f"rank{r}.pt", weights_only=False) for r in range(world)]
+        if not last and not ranks[0]["result"].stopped:
+            raise ValueError(f"`--elastic-steps` must leave work for the next world: world {i + 1} finished training")
+        runs.append(ranks)
+        epochs = sorted({e for r in ranks for e, _ in r["indices"]})
+        examples = sum(len(idx) for r in ranks for _, idx in r["indices"])
+        rows.append((i + 1, world, ranks[0]["steps"] - step, ranks[0]["steps"], f"{epochs[0]}-{epochs[-1]}", examples))
+        step = ranks[0]["steps"]
+    print(markdown_table(("world", "ranks", "steps run", "last step", "epochs", "examples consumed"), rows))
+    print(markdown_table(("epoch", "examples in the epoch", "seen", "seen twice", "not seen (dropped by shard='drop')"),
+                         elastic_epochs(args, runs)))
+    return runs[-1][0]["result"]
+
+
+def elastic_epochs(args: argparse.Namespace, runs: list[list[dict[str, Any]]]) -> list[tuple[int, int, int, int, int]]:
+    """Per epoch: what all worlds together consumed against the single-process epoch."""
+    _, labels, _, _ = make_data(args)
+    single = make_sampler(args, labels, Group(1, 0, torch.device("cpu"), False))
+    out = []
+    for epoch in range(args.epochs):
+        single.set_epoch(epoch)
+        expected = torch.tensor([i for item in single for i in (item if isinstance(item, list) else [item])])
+        seen = torch.cat([idx for ranks in runs for r in ranks for e, idx in r["indices"] if e == epoch])
+        counts = torch.bincount(seen, minlength=len(labels))
+        wanted = torch.bincount(expected, minlength=len(labels))
+        twice = int((counts > wanted).sum())
+        out.append((epoch, len(expected), len(seen), twice, int((counts < wanted).sum())))
+    return out
 
 
 def report(result: Result, args: argparse.Namespace, group: Group) -> None:
@@ -321,7 +411,7 @@ def plot(result: Result, args: argparse.Namespace) -> None:
         ax.plot(steps[window - 1 :].numpy(), smooth.numpy(), label=f"moving mean over {window} steps")
     ax.set(xlabel="step", ylabel="cross-entropy", yscale="log", title=f"DDP training, {args.sampler} sampler")
     right = ax.twinx()
-    right.plot([(r[0] + 1) * result.steps_per_epoch for r in result.rows], [r[3] for r in result.rows], "ko-",
+    right.plot(result.epoch_ends, [r[3] for r in result.rows], "ko-",
                label="val macro F1")
     right.set(ylabel="val macro F1", ylim=(0, 1))
     lines = ax.get_legend_handles_labels()

@@ -87,3 +87,21 @@ def test_one_process_resumes_exactly(tmp_path, capsys):
     # Training learns: the loss falls and balanced accuracy beats chance (1/3) by the last epoch.
     rows = stratified["rows"]
     assert rows[-1][1] < rows[0][1] and rows[-1][2] > 0.5
+
+
+@pytest.mark.slow
+def test_elastic_two_three_one_ranks_see_each_epoch_once(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    # Stratified, 38 batches per epoch: 2 ranks run steps 1-10 (epoch 0), 3 ranks steps
+    # 11-20 (the 18 batches left of epoch 0, then epoch 1), 1 rank the rest.
+    args = [*TINY, "--elastic", "2,3,1", "--elastic-steps", "10", "--checkpoint", str(tmp_path / "ck.pt"),
+            "--out", str(tmp_path / "elastic.png")]
+    result = recipe.run(args)
+    printed = capsys.readouterr().out
+    assert "| 1 | 2 | 10 | 10 | 0-0 | 320 |" in printed
+    assert "| 2 | 3 | 10 | 20 |" in printed
+    # Each epoch: 600 examples, seen once over all worlds; "drop" leaves out at most a
+    # world's last few batches (here none: 38 batches split evenly at every change).
+    for epoch in range(3):
+        assert f"| {epoch} | 600 | 600 | 0 | 0 |" in printed
+    assert not result.stopped and result.steps > 20

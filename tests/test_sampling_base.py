@@ -87,7 +87,7 @@ def test_position_counts_across_chunks():
     ("change", "match"),
     [
         ({"seed": 1}, r"state_dict\['seed'\]"),
-        ({"num_replicas": 2}, r"state_dict\['num_replicas'\]"),
+        ({"num_replicas": 0}, r"state_dict\['num_replicas'\]"),
         ({"position": 11}, r"state_dict\['position'\]"),
         ({"epoch": -1}, r"state_dict\['epoch'\]"),
     ],

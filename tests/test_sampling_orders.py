@@ -82,7 +82,7 @@ def test_functional_matches_sampler_and_epoch_indices():
     for order in ORDERS:
         sampler = OrderSampler(20, order=order, seed=4, num_samples=15)
         sampler.set_epoch(3)
-        expected = order_indices(20, order=order, num_samples=15, seed=4, epoch=3)
+        expected = order_indices(20, order=order, num_samples=15, epoch=3, generator=torch.Generator().manual_seed(4))
         got = sampler.epoch_indices()
         assert torch.equal(got, expected) and got.dtype == torch.int64
         got.zero_()  # a copy: the sampler is unaffected
@@ -139,11 +139,13 @@ def test_bad_inputs(kwargs, error, match):
     kwargs = {"n": 10, **kwargs}
     with pytest.raises(error, match=match):
         OrderSampler(**kwargs)
-    if set(kwargs) <= {"n", "order", "num_samples", "seed"}:
+    if set(kwargs) <= {"n", "order", "num_samples"}:
         with pytest.raises(error, match=match):
             order_indices(**kwargs)
     with pytest.raises(ValueError, match="`epoch` must be >= 0"):
         order_indices(10, epoch=-1)
+    with pytest.raises(TypeError, match="`generator` must be a torch.Generator or None, got int"):
+        order_indices(10, generator=3)
 
 
 # -- bootstrap -------------------------------------------------------------------------

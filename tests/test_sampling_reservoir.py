@@ -21,6 +21,10 @@ stats = pytest.importorskip("scipy.stats")
 ALPHA = 1e-3  # every chi-square test below rejects at this level (the seeds are fixed)
 
 
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
 def _inclusion_pvalue(counts: torch.Tensor, runs: int, k: int) -> float:
     """Chi-square test that each of n items was kept in k/n of the runs.
 
@@ -54,7 +58,7 @@ def test_algorithm_l_inclusion_is_uniform():
     n, k, runs = 50, 5, 20_000
     counts = torch.zeros(n)
     for seed in range(runs):
-        counts[reservoir_sample(range(n), k, seed=seed)] += 1
+        counts[reservoir_sample(range(n), k, generator=_gen(seed))] += 1
     assert _inclusion_pvalue(counts, runs, k) > ALPHA
 
 
@@ -62,16 +66,16 @@ def test_algorithm_l_every_subset_is_equally_likely():
     subsets = list(itertools.combinations(range(6), 2))
     counts = torch.zeros(len(subsets))
     for seed in range(9_000):
-        counts[subsets.index(tuple(reservoir_sample(iter(range(6)), 2, seed=seed)))] += 1
+        counts[subsets.index(tuple(reservoir_sample(iter(range(6)), 2, generator=_gen(seed))))] += 1
     assert _chi2_pvalue(counts, torch.ones(len(subsets))) > ALPHA
 
 
 def test_algorithm_l_stream_order_short_streams_and_determinism():
-    sample = reservoir_sample((i * i for i in range(10_000)), 20, seed=3)
+    sample = reservoir_sample((i * i for i in range(10_000)), 20, generator=_gen(3))
     assert len(sample) == 20 and sample == sorted(sample) and len(set(sample)) == 20
-    assert sample == reservoir_sample((i * i for i in range(10_000)), 20, seed=3)
-    assert sample != reservoir_sample((i * i for i in range(10_000)), 20, seed=4)
-    assert reservoir_sample([3, 1, 2], 3, seed=0) == [3, 1, 2]
+    assert sample == reservoir_sample((i * i for i in range(10_000)), 20, generator=_gen(3))
+    assert sample != reservoir_sample((i * i for i in range(10_000)), 20, generator=_gen(4))
+    assert reservoir_sample([3, 1, 2], 3, generator=_gen(0)) == [3, 1, 2]
     assert reservoir_sample([3, 1, 2], 10) == [3, 1, 2]
     assert reservoir_sample([], 1) == []
 
@@ -90,7 +94,7 @@ def test_algorithm_l_reads_a_long_stream_once_with_few_draws(monkeypatch):
 
     monkeypatch.setattr(reservoir, "_uniforms", counting)
     n, k = 10_000_000, 1000
-    sample = reservoir.reservoir_sample(iter(range(n)), k, seed=0)
+    sample = reservoir.reservoir_sample(iter(range(n)), k, generator=_gen(0))
     assert len(sample) == k and sample[-1] > 9_900_000 and sample[0] < 100_000
     assert 2 * k * math.log(n / k) < draws < 4 * k * (1 + math.log(n / k))
 
@@ -100,7 +104,7 @@ def test_weighted_reservoir_first_pick_follows_the_weights():
     w = [1.0, 2.0, 0.0, 3.0, 4.0, 0.5]
     counts = torch.zeros(len(w))
     for seed in range(12_000):
-        counts[weighted_reservoir_sample(enumerate(w), 3, seed=seed)[0]] += 1
+        counts[weighted_reservoir_sample(enumerate(w), 3, generator=_gen(seed))[0]] += 1
     assert counts[2] == 0
     assert _chi2_pvalue(counts[[0, 1, 3, 4, 5]], [1.0, 2.0, 3.0, 4.0, 0.5]) > ALPHA
 
@@ -111,7 +115,7 @@ def test_weighted_reservoir_pairs_match_exact_enumeration():
     pairs = list(itertools.combinations(range(5), 2))
     counts = torch.zeros(len(pairs))
     for seed in range(10_000):
-        a, b = sorted(weighted_reservoir_sample(range(5), 2, weights=w, seed=seed))
+        a, b = sorted(weighted_reservoir_sample(range(5), 2, weights=w, generator=_gen(seed)))
         counts[pairs.index((a, b))] += 1
     probs = [_successive_probability((a, b), w) + _successive_probability((b, a), w) for a, b in pairs]
     assert _chi2_pvalue(counts, probs) > ALPHA
@@ -124,16 +128,16 @@ def test_weighted_reservoir_long_stream_inclusion():
     # more than 5 standard errors of a mean over 2000 runs of 10 items).
     heavy, weights = 0, [1.0] * 100 + [3.0] * 100
     for seed in range(2000):
-        heavy += sum(i >= 100 for i in weighted_reservoir_sample(range(200), 10, weights=weights, seed=seed))
+        heavy += sum(i >= 100 for i in weighted_reservoir_sample(range(200), 10, weights=weights, generator=_gen(seed)))
     assert abs(heavy / 20_000 - 0.75) < 0.03
 
 
 def test_weighted_reservoir_zero_weights_and_short_streams():
-    assert weighted_reservoir_sample([("a", 0), ("b", 2.0), ("c", 0)], 5, seed=0) == ["b"]
-    out = weighted_reservoir_sample(range(1000), 10, weights=[0.0] * 990 + [1.0] * 10, seed=0)
+    assert weighted_reservoir_sample([("a", 0), ("b", 2.0), ("c", 0)], 5, generator=_gen(0)) == ["b"]
+    out = weighted_reservoir_sample(range(1000), 10, weights=[0.0] * 990 + [1.0] * 10, generator=_gen(0))
     assert sorted(out) == list(range(990, 1000))
     stream = ((i, 0.0 if i % 2 else 1.0) for i in range(10_000))
-    assert all(i % 2 == 0 for i in weighted_reservoir_sample(stream, 50, seed=1))
+    assert all(i % 2 == 0 for i in weighted_reservoir_sample(stream, 50, generator=_gen(1)))
 
 
 @pytest.mark.parametrize(
@@ -148,8 +152,7 @@ def test_weighted_reservoir_zero_weights_and_short_streams():
         ((5, 1), {}, TypeError, "`iterable` must be iterable"),
         ((range(3), 0), {}, ValueError, "`k` must be >= 1"),
         ((range(3), True), {}, TypeError, "`k` must be an int"),
-        ((range(3), 1), {"weights": [1, 1, 1], "seed": -1}, ValueError, "`seed` must be >= 0"),
-        ((range(3), 1), {"weights": [1, 1, 1], "seed": 1.5}, TypeError, "`seed` must be an int"),
+        ((range(3), 1), {"weights": [1, 1, 1], "generator": 3}, TypeError, "`generator` must be a torch.Generator"),
     ],
 )
 def test_weighted_reservoir_bad_inputs(args, kwargs, error, match):
@@ -163,8 +166,8 @@ def test_weighted_reservoir_bad_inputs(args, kwargs, error, match):
         ((5, 1), {}, TypeError, "`iterable` must be iterable"),
         ((range(3), 0), {}, ValueError, "`k` must be >= 1"),
         ((range(3), 2.0), {}, TypeError, "`k` must be an int"),
-        ((range(3), 1), {"seed": 1.5}, TypeError, "`seed` must be an int"),
-        ((range(3), 5), {"seed": -2}, ValueError, "`seed` must be >= 0"),
+        ((range(3), 1), {"generator": 1.5}, TypeError, "`generator` must be a torch.Generator"),
+        ((range(3), 5), {"seed": 2}, TypeError, "unexpected keyword argument 'seed'"),
     ],
 )
 def test_reservoir_sample_bad_inputs(args, kwargs, error, match):
@@ -231,6 +234,10 @@ def test_tensor_reservoir_resume_equals_uninterrupted_run(tmp_path):
     assert torch.equal(resumed.sample(), full.sample()) and resumed.num_seen == 5000
     restored = pickle.loads(pickle.dumps(full))
     assert torch.equal(restored.sample(), full.sample())
+    drawn = TensorReservoir(16)  # seed=None: adopts the saved seed
+    drawn.load_state_dict(torch.load(tmp_path / "r.pt"))
+    _feed(drawn, data[2500:], [500] * 5)
+    assert drawn.seed == 4 and torch.equal(drawn.sample(), full.sample())
 
 
 def test_merged_reservoirs_are_uniform_over_the_union():

@@ -14,6 +14,14 @@ from torch_mlsd.sampling.stratified import StratifiedBatchSampler, stratified_ba
 ALPHA = 1e-3  # chi-square tests: fixed seeds, rejection level 0.1%
 
 
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _pk(classes_per_batch: int, samples_per_class: int) -> dict:
+    return {"classes_per_batch": classes_per_batch, "samples_per_class": samples_per_class}
+
+
 def _labels(counts, seed=0):
     """Labels with the given class counts, in a random order."""
     labels = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
@@ -70,7 +78,7 @@ def test_random_configurations_keep_the_quota():
         batch_size = int(torch.randint(1, 200, (1,), generator=g))
         weights = torch.rand(classes, generator=g) ** 4 + 1e-3
         labels = torch.multinomial(weights, n, replacement=True, generator=g)
-        out = stratified_batch_indices(labels, batch_size, seed=trial)
+        out = stratified_batch_indices(labels, batch_size, generator=_gen(trial))
         assert sorted(out.tolist()) == list(range(n))
         _check_quotas(labels, [out[j : j + batch_size].tolist() for j in range(0, n, batch_size)])
 
@@ -135,17 +143,17 @@ def test_seed_and_epoch_determinism():
 
 def test_functional_matches_the_sampler_layout(device):
     labels = _labels([40, 25, 10]).to(device)
-    out = stratified_batch_indices(labels, 8, seed=2)
+    out = stratified_batch_indices(labels, 8, generator=_gen(2))
     assert out.device.type == device.type and out.dtype == torch.int64
-    assert torch.equal(out.cpu(), stratified_batch_indices(labels.cpu(), 8, seed=2))
+    assert torch.equal(out.cpu(), stratified_batch_indices(labels.cpu(), 8, generator=_gen(2)))
     assert len(stratified_batch_indices(labels, 8, drop_last=True)) == 72
 
 
 def test_label_containers_and_sparse_ids():
     ids = [1000, 3, 3, 77, 1000, 3, 3, 77, 3, 3]
-    by_list = stratified_batch_indices(ids, 5, seed=0)
-    assert torch.equal(by_list, stratified_batch_indices(np.array(ids, dtype=np.int32), 5, seed=0))
-    assert torch.equal(by_list, stratified_batch_indices(torch.tensor(ids, dtype=torch.int16), 5, seed=0))
+    by_list = stratified_batch_indices(ids, 5, generator=_gen(0))
+    assert torch.equal(by_list, stratified_batch_indices(np.array(ids, dtype=np.int32), 5, generator=_gen(0)))
+    assert torch.equal(by_list, stratified_batch_indices(torch.tensor(ids, dtype=torch.int16), 5, generator=_gen(0)))
     _check_quotas(ids, [by_list[:5].tolist(), by_list[5:].tolist()])
 
 
@@ -250,7 +258,7 @@ def test_each_batch_has_p_classes_times_k_samples(counts, per_batch, per_class):
 
 def test_small_class_is_sampled_with_replacement():
     labels = _labels([40, 40, 2])
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=5, num_batches=20, seed=0)
+    out = class_balanced_batch_indices(labels, num_batches=20, generator=_gen(0), **_pk(3, 5))
     for batch in out:
         small = batch[labels[batch] == 2]
         uses = torch.bincount(small)
@@ -260,19 +268,19 @@ def test_small_class_is_sampled_with_replacement():
 def test_classes_appear_equally_often():
     # C = 6, P = 3: every round of 2 batches shows every class once.
     labels = _labels([30, 20, 10, 40, 5, 15])
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=2, num_batches=100, seed=3)
+    out = class_balanced_batch_indices(labels, num_batches=100, generator=_gen(3), **_pk(3, 2))
     per_class = torch.bincount(labels[out[:, ::2]].flatten(), minlength=6)
     assert per_class.tolist() == [50] * 6
     # C = 7, P = 3: one class sits out each round, at random: counts ~ Binomial(rounds, 6/7).
     labels = _labels([10] * 7)
-    out = class_balanced_batch_indices(labels, classes_per_batch=3, samples_per_class=1, num_batches=1400, seed=3)
+    out = class_balanced_batch_indices(labels, num_batches=1400, generator=_gen(3), **_pk(3, 1))
     per_class = torch.bincount(labels[out.flatten()], minlength=7)
     assert stats.chisquare(per_class.tolist()).pvalue > ALPHA
 
 
 def test_examples_of_a_class_are_used_evenly():
     labels = _labels([12, 12])
-    out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=4, num_batches=30, seed=0)
+    out = class_balanced_batch_indices(labels, num_batches=30, generator=_gen(0), **_pk(2, 4))
     uses = torch.bincount(out.flatten(), minlength=24)
     assert uses.tolist() == [10] * 24  # 30 batches x 4 per class = 10 passes of 12
 
@@ -297,9 +305,10 @@ def test_class_balanced_resume_shards_and_determinism():
 
 def test_class_balanced_functional_on_device(device):
     labels = _labels([6, 6, 6]).to(device)
-    out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=3, seed=1)
+    out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=3, generator=_gen(1))
     assert out.device.type == device.type and out.shape == (3, 6)
-    assert torch.equal(out.cpu(), class_balanced_batch_indices(labels.cpu(), classes_per_batch=2, samples_per_class=3, seed=1))
+    again = class_balanced_batch_indices(labels.cpu(), classes_per_batch=2, samples_per_class=3, generator=_gen(1))
+    assert torch.equal(out.cpu(), again)
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,51 @@
-"""The machinery every torch_mlsd sampler shares: seed, epoch, ranks, exact resume.
+"""The machinery every torch_mlsd sampler shares: seed, epoch, ranks, exact and elastic resume.
 
 A subclass says what one epoch is (``_global_items``: all ranks' items in order, or
 ``_rank_items`` when a rank can draw its share alone) and how many items it has
 (``_num_global_items``). The base class gives each rank its share, counts what has been
 yielded without per-item Python work, advances the epoch when ``set_epoch`` was
 forgotten, and saves/restores the position inside an epoch in O(1).
+
+Elastic resume. An epoch is one global order ``G`` of ``N`` items; a world of ``R``
+ranks shares the part of it from a global offset ``start`` on (0 for a fresh epoch):
+rank ``r`` yields ``G[start + r + R * j]`` for ``j = 0, 1, ...`` (plus the padding that
+``shard`` asks for). A state records ``start``, this rank's ``position`` ``p`` and ``R``.
+Read on any rank, it means "every rank of that world consumed its first ``p`` items",
+which is exact in lockstep DDP and under ``StatefulDataLoader`` (its state counts the
+batches the loop received, not prefetched ones), so the global prefix
+``consumed = min(N, start + R * p)`` is done. Loaded into a world of another size, the
+epoch continues with ``start = consumed``: the remaining ``N - consumed`` items are
+shared afresh (disjoint, equal lengths under ``"pad"``/``"drop"``), nothing consumed
+comes again and nothing left is skipped. Loaded into a world of the same size, rank
+``r`` continues its own share at ``p``, exactly as the uninterrupted run.
+
+What "consumed" means, and what may repeat:
+
+* ``StatefulDataLoader`` (0 or more workers, ``snapshot_every_n_steps=1``, its
+  default): the state holds the batches the loop received; the ones prefetched by
+  workers are not counted, so in lockstep DDP every rank's state is the same and
+  nothing repeats. With ``snapshot_every_n_steps=k > 1`` torchdata restores the last
+  snapshot and replays up to ``k - 1`` batches through the loader, which on another
+  world size draws them from the new shares: keep ``k = 1`` for elastic resume.
+* A plain ``DataLoader``: the sampler runs ahead of the loop by up to
+  ``num_workers * prefetch_factor`` batches; set ``"position"`` to what the loop
+  consumed (:meth:`EpochSampler.state_dict`), or those in-flight items are skipped.
+* Ranks stopped at different positions: load the state with the smallest
+  ``"position"`` on every new rank. Nothing is skipped; a rank that was ``d`` items
+  ahead has its ``d`` extra items yielded again (the only repeats).
+
+The hook for subclasses: one that takes its share with :meth:`EpochSampler._shard` (or
+only defines ``_global_items``) is elastic as it is. One that makes its own shares (it
+overrides ``_rank_items`` or ``_yield_from``) must start its share at the global offset
+``self._start`` and set ``_elastic = True``; otherwise resuming on another world size is
+refused with a clear error.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Iterator, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import torch
 from torch.utils.data import Sampler
@@ -55,10 +89,19 @@ class EpochSampler(Sampler[T], Generic[T]):
     call never repeats the previous epoch's order. Every rank advances the same way.
 
     Resume: ``state_dict()`` records the epoch and how many items this rank has yielded
-    in it; ``load_state_dict()`` makes the next ``iter()`` continue right after them.
+    in it; ``load_state_dict()`` makes the next ``iter()`` continue right after them, on
+    this world size or any other (the module docstring says how). A sampler whose seed
+    was drawn (``seed=None``) adopts the seed of the state it loads.
     """
 
     _chunk: int = _CHUNK  # items per chunk; batch samplers lower it to about _CHUNK indices
+    _elastic: ClassVar[bool] = True  # shares follow self._start (see the module docstring)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that makes its own shares is elastic only when it says so.
+        if "_elastic" not in cls.__dict__ and ("_rank_items" in cls.__dict__ or "_yield_from" in cls.__dict__):
+            cls._elastic = False
 
     def __init__(
         self,
@@ -72,6 +115,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         self.num_replicas, self.rank = resolve_replicas_rank(num_replicas, rank)
         self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)  # type: ignore[assignment]
         seed = check_seed("seed", seed)
+        self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
         if seed is None:
             seed = _broadcast_seed(new_seed()) if from_group else new_seed()
         elif from_group:
@@ -81,6 +125,8 @@ class EpochSampler(Sampler[T], Generic[T]):
         self._epoch_pinned = False  # set_epoch/load_state_dict called since the last iter()
         self._started = False
         self._resume_at = 0
+        self._start = 0  # global offset of this world's shares in the current epoch
+        self._resumed = False  # load_state_dict set _start/_resume_at for the next iter()
         self._cursor: tuple[int, int, Any] | None = None  # (chunk start, chunk len, list iterator)
 
     # -- what a subclass provides -------------------------------------------------
@@ -94,46 +140,64 @@ class EpochSampler(Sampler[T], Generic[T]):
 
     def _rank_items(self) -> torch.Tensor | Sequence[T]:
         """This rank's items for the current epoch. Default: shard ``_global_items``."""
-        items = self._global_items(make_generator(mix_seed(self.seed, self.epoch)))
-        return self._shard(items)
+        return self._shard(self._global_items(self.epoch_generator()))
 
     # -- epochs ----------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch`` for the next iteration (all ranks must pass the same value)."""
         epoch = check_int("epoch", epoch, min=0)
         if epoch != self.epoch:
-            self._resume_at = 0
+            self._resume_at, self._start, self._resumed = 0, 0, False
         self.epoch = epoch  # type: ignore[assignment]
         self._epoch_pinned = True
         self._cursor = None  # position() now reports where the next iter() starts
 
+    def epoch_generator(self) -> torch.Generator:
+        """The generator of the current epoch's global draw, the same on every rank."""
+        return make_generator(mix_seed(self.seed, self.epoch))
+
     def rank_generator(self) -> torch.Generator:
-        """A generator for this epoch and this rank only (for draws a rank makes alone)."""
-        return make_generator(mix_seed(self.seed, self.epoch, self.rank, self.num_replicas))
+        """A generator for this epoch and this rank only (for draws a rank makes alone).
+
+        Keyed by ``(seed, epoch, rank, num_replicas)``, and by the global offset when an
+        epoch was resumed on another world size.
+        """
+        keys = (self.epoch, self.rank, self.num_replicas) + ((self._start,) if self._start else ())
+        return make_generator(mix_seed(self.seed, *keys))
 
     def __len__(self) -> int:
-        return shard_length(self._num_global_items(), self.num_replicas, self.rank, self.shard)
+        """This rank's items in the current epoch (from the global offset when resumed elsewhere)."""
+        return shard_length(self._num_global_items() - self._start, self.num_replicas, self.rank, self.shard)
 
     def _shard(self, items: torch.Tensor | Sequence[T]) -> torch.Tensor | Sequence[T]:
+        """This rank's share of the epoch's global ``items`` from ``self._start`` on.
+
+        ``"pad"`` repeats the epoch's first items, as ``DistributedSampler`` does.
+        """
         n, r, reps = len(items), self.rank, self.num_replicas
+        start = min(self._start, n)
+        share = items[start:] if start else items
         if reps == 1:
-            return items
-        if self.shard == "pad" and n % reps:
-            extra = reps - n % reps
+            return share
+        m = n - start
+        if self.shard == "pad" and m % reps:
+            pad = (torch.arange(reps - m % reps) % n).tolist()
             if isinstance(items, torch.Tensor):
-                pad = items[torch.arange(extra) % max(n, 1)] if n else items
-                items = torch.cat([items, pad])
+                share = torch.cat([items[start:], items[pad]])
             else:
-                items = list(items) + [items[i % n] for i in range(extra)] if n else items
+                share = list(share) + [items[i] for i in pad]
         elif self.shard == "drop":
-            items = items[: n - n % reps]
-        return items[r::reps]
+            share = share[: m - m % reps]
+        return share[r::reps]
 
     def __iter__(self) -> Iterator[T]:
         if self._started and not self._epoch_pinned:
             self.epoch += 1
             self._resume_at = 0
         self._started, self._epoch_pinned = True, False
+        if not self._resumed:
+            self._start = 0
+        self._resumed = False
         start, self._resume_at = self._resume_at, 0
         items = self._rank_items()
         self._cursor = (start, 0, iter(()))
@@ -160,15 +224,22 @@ class EpochSampler(Sampler[T], Generic[T]):
 
     # -- checkpoints -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Epoch and position to resume from, plus what must match on reload.
+        """Epoch, global offset and position to resume from, plus what must match on reload.
+
+        Keys: ``"epoch"``, ``"start"`` (global offset of this world's shares, 0 unless the
+        epoch was resumed on another world size), ``"position"`` (items, for batch
+        samplers batches, this rank has yielded since ``start``), ``"seed"``,
+        ``"num_replicas"`` and ``"length"`` (``len(self)``); O(1) in the data size.
 
         With a plain ``DataLoader`` the sampler runs ahead of the training loop by the
-        prefetched batches; to resume exactly, overwrite ``"position"`` with the number
-        of items (for batch samplers: batches) the loop actually consumed.
-        ``torchdata.stateful_dataloader.StatefulDataLoader`` handles that itself.
+        prefetched batches (up to ``num_workers * prefetch_factor``); to resume exactly,
+        overwrite ``"position"`` with the number of items (for batch samplers: batches)
+        the loop actually consumed. ``torchdata.stateful_dataloader.StatefulDataLoader``
+        (with its default ``snapshot_every_n_steps=1``) saves exactly that by itself.
         """
         return {
             "epoch": self.epoch,
+            "start": self._start,
             "position": self.position(),
             "seed": self.seed,
             "num_replicas": self.num_replicas,
@@ -176,21 +247,48 @@ class EpochSampler(Sampler[T], Generic[T]):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Resume: the next ``iter()`` yields the items after ``state_dict["position"]``."""
+        """Resume the saved epoch; the next ``iter()`` yields what is left of it.
+
+        The state of any one rank may be loaded on every rank of the new world. Same
+        ``num_replicas``: rank ``r`` continues its own share right after
+        ``state_dict["position"]``, as the uninterrupted run. Another ``num_replicas``: the
+        items every old rank consumed (the first ``start + num_replicas * position`` of
+        the epoch, or all of it once a ``"drop"`` share was used up) are skipped and the
+        rest is shared over the new ranks (module docstring). If the old ranks stopped at
+        different positions, load the state with the smallest one: nothing is skipped and
+        a rank that was ahead yields its extra items again.
+
+        A state without ``"start"`` (saved before it existed) means ``start = 0``. The
+        saved seed must equal this sampler's, unless this sampler's seed was drawn
+        (``seed=None``): then the saved seed is adopted.
+        """
         for key in ("epoch", "position", "seed", "num_replicas"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` must have the key {key!r}, got keys {sorted(state_dict)}")
-        if state_dict["seed"] != self.seed:
+        seed: int = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)
+        if seed != self.seed and not self._seed_drawn:
             raise ValueError(f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}")
-        if state_dict["num_replicas"] != self.num_replicas:
+        reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
+        if reps != self.num_replicas and not self._elastic:
             raise ValueError(
-                f"`state_dict['num_replicas']` must equal this sampler's num_replicas {self.num_replicas}, "
-                f"got {state_dict['num_replicas']!r} (resuming on another world size cannot be exact)"
+                f"`state_dict['num_replicas']` must equal this sampler's num_replicas {self.num_replicas}, got "
+                f"{reps!r} ({type(self).__name__} cannot resume an epoch on another world size)"
             )
         epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
-        position = check_int("state_dict['position']", state_dict["position"], min=0, max=len(self))
+        total = self._num_global_items()
+        start: int = check_int("state_dict['start']", state_dict.get("start", 0), min=0, max=total)
+        longest = shard_length(total - start, reps, 0, self.shard)  # rank 0's share is never shorter
+        position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)
+        self.seed = seed
         self.epoch = epoch  # type: ignore[assignment]
-        self._resume_at = position  # type: ignore[assignment]
+        if reps == self.num_replicas:
+            self._start = start
+            self._resume_at = min(position, len(self))  # an "uneven" share may be one shorter
+        else:
+            used_up = self.shard == "drop" and position == longest
+            self._start = total if used_up else min(total, start + reps * position)
+            self._resume_at = 0
+        self._resumed = True
         self._epoch_pinned = True
         self._cursor = None
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from .._random import make_generator, mix_seed
 from .._validate import check_int
 from ._base import EpochSampler, ShardMode
 from .orders import uniform_indices
@@ -67,7 +66,7 @@ class BootstrapSampler(EpochSampler[int]):
 
     def bag(self) -> torch.Tensor:
         """The current epoch's whole bag (all ranks), ``int64`` of shape ``(num_samples,)``."""
-        return self._global_items(make_generator(mix_seed(self.seed, self.epoch)))
+        return self._global_items(self.epoch_generator())
 
     def in_bag_counts(self) -> torch.Tensor:
         """How often each example is in the current bag, ``int64`` of shape ``(n,)``."""

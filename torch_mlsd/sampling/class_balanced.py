@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._random import make_generator
+from .._random import resolve_generator
 from .._validate import check_int
 from ._base import _CHUNK, EpochSampler, ShardMode
 from ._labels import Classes, Labels, check_labels, group_by_class, group_order, stable_argsort
@@ -84,7 +84,7 @@ def class_balanced_batch_indices(
     classes_per_batch: int,
     samples_per_class: int,
     num_batches: int | None = None,
-    seed: int = 0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One epoch of m-per-class batches: each holds ``P`` distinct classes x ``K`` examples.
 
@@ -96,7 +96,8 @@ def class_balanced_batch_indices(
         classes_per_batch: ``P``, 1 <= P <= number of distinct labels.
         samples_per_class: ``K`` >= 1.
         num_batches: batches in the epoch; default ``None`` means ``N // (P * K)``.
-        seed: non-negative int; the same seed gives the same epoch.
+        generator: a CPU ``torch.Generator`` (the bookkeeping runs on the CPU whatever
+            the labels' device); ``None`` (default): a fresh one seeded from the OS.
 
     Returns:
         ``int64`` tensor of shape ``(num_batches, P * K)`` on the labels' device (CPU for
@@ -104,15 +105,17 @@ def class_balanced_batch_indices(
         each other.
 
     Raises:
-        TypeError: ``labels`` not integer; ``classes_per_batch``, ``samples_per_class``,
-            ``num_batches`` or ``seed`` not an int (or a bool).
+        TypeError: ``labels`` not integer; ``classes_per_batch``, ``samples_per_class``
+            or ``num_batches`` not an int (or a bool); ``generator`` not a
+            ``torch.Generator``.
         ValueError: ``labels`` empty, not 1-D or negative; ``classes_per_batch`` < 1 or
             more than the number of classes; ``samples_per_class`` < 1; ``num_batches``
-            < 1, or ``None`` when ``N < P * K``.
+            < 1, or ``None`` when ``N < P * K``; ``generator`` not on the CPU.
 
     Example:
         >>> labels = torch.tensor([0] * 5 + [1] * 5 + [2] * 2)
-        >>> out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=3, seed=0)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> out = class_balanced_batch_indices(labels, classes_per_batch=2, samples_per_class=3, generator=g)
         >>> out.shape
         torch.Size([2, 6])
         >>> [labels[row].view(2, 3).unique(dim=1).shape[1] for row in out]  # 3 alike, twice
@@ -121,8 +124,8 @@ def class_balanced_batch_indices(
     device = labels.device if isinstance(labels, torch.Tensor) else torch.device("cpu")
     groups = group_by_class(check_labels(labels))
     per_batch, per_class, num_batches = _check_balanced(groups, classes_per_batch, samples_per_class, num_batches)
-    seed = check_int("seed", seed, min=0, max=2**63 - 1)  # type: ignore[assignment]
-    return _class_balanced_epoch(groups, per_batch, per_class, num_batches, make_generator(seed)).to(device)
+    generator = resolve_generator(generator)
+    return _class_balanced_epoch(groups, per_batch, per_class, num_batches, generator).to(device)
 
 
 class ClassBalancedBatchSampler(EpochSampler[list[int]]):

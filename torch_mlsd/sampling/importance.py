@@ -7,14 +7,16 @@ it makes training on a re-weighted or re-sampled data stream minimise the target
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from .._validate import check_bool, check_float, check_nonnegative_weights, check_tensor, describe
-from ._base import ShardMode
+from ._base import _CHUNK, ShardMode
 from .weighted import WeightedSampler
 
 __all__ = ["importance_weights", "ImportanceSampler", "ImportanceWeighted"]
@@ -96,14 +98,15 @@ def importance_weights(
     return w
 
 
-class ImportanceSampler(WeightedSampler):
+class ImportanceSampler(Sampler[tuple[int, float]]):
     """Draw indices from a proposal ``q`` and yield ``(index, weight)`` pairs for a target ``p``.
 
     Indices are drawn with replacement with probability ``proposal_i / sum(proposal)``
-    (a :class:`WeightedSampler`); each comes with ``w_i = p_i / q_i``, ``p`` being
-    ``target`` normalised (uniform over all items by default). So oversampling hard or
-    rare examples (``proposal``) while weighting the loss by ``w`` keeps the training
-    objective the plain average over the data set, unbiased.
+    by the :class:`WeightedSampler` it holds (:attr:`sampler`); each comes with
+    ``w_i = p_i / q_i``, ``p`` being ``target`` normalised (uniform over all items by
+    default). So oversampling hard or rare examples (``proposal``) while weighting the
+    loss by ``w`` keeps the training objective the plain average over the data set,
+    unbiased.
 
     Args:
         proposal: non-negative sampling weights, shape ``(n,)``.
@@ -111,8 +114,10 @@ class ImportanceSampler(WeightedSampler):
         num_samples: indices per epoch over all ranks; default ``n``.
         seed, num_replicas, rank, shard: as for :class:`WeightedSampler`.
 
-    A map-style dataset receives the ``(index, weight)`` pair as its key: wrap it in
-    :class:`ImportanceWeighted` to get ``(dataset[index], weight)``.
+    Epochs, DDP shares and (elastic) resume are the inner sampler's: ``set_epoch``,
+    ``len``, ``state_dict`` and ``load_state_dict`` pass through, the state counting the
+    pairs yielded. A map-style dataset receives the ``(index, weight)`` pair as its
+    key: wrap it in :class:`ImportanceWeighted` to get ``(dataset[index], weight)``.
 
     Raises:
         ValueError: bad weights (as :class:`WeightedSampler`); a ``proposal`` of 0 where
@@ -146,24 +151,49 @@ class ImportanceSampler(WeightedSampler):
         if bool(((q == 0) & (p > 0)).any()):
             raise ValueError("`proposal` must be > 0 wherever the target is > 0 (those items could never be drawn)")
         self.item_weights = importance_weights(p, q)
-        super().__init__(q, num_samples, replacement=True, seed=seed, num_replicas=num_replicas, rank=rank, shard=shard)
+        self.sampler = WeightedSampler(
+            q, num_samples, replacement=True, seed=seed, num_replicas=num_replicas, rank=rank, shard=shard
+        )
+        self._pending: Iterator[tuple[int, float]] = iter(())  # pairs made, not yet yielded
 
-    def _rank_items(self) -> _Paired:  # type: ignore[override]
-        return _Paired(super()._rank_items(), self.item_weights)
+    @property
+    def epoch(self) -> int:
+        """The inner sampler's epoch."""
+        return self.sampler.epoch
 
+    @property
+    def seed(self) -> int:
+        """The inner sampler's seed."""
+        return self.sampler.seed
 
-class _Paired:
-    """Slices of drawn indices, returned as lists of ``(index, weight)`` pairs."""
-
-    def __init__(self, indices: Any, item_weights: torch.Tensor) -> None:
-        self.indices, self.item_weights = indices, item_weights
+    def set_epoch(self, epoch: int) -> None:
+        """Use ``epoch`` for the next iteration (as :meth:`WeightedSampler.set_epoch`)."""
+        self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.sampler)
 
-    def __getitem__(self, where: slice) -> list[tuple[int, float]]:
-        idx = self.indices[where]
-        return list(zip(idx.tolist(), self.item_weights.index_select(0, idx).tolist()))
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        self._pending = iter(())
+        return self._pairs(iter(self.sampler))
+
+    def _pairs(self, indices: Iterator[int]) -> Iterator[tuple[int, float]]:
+        # Weights are looked up a chunk at a time; state_dict subtracts what is pending.
+        while chunk := list(islice(indices, _CHUNK)):
+            weights = self.item_weights.index_select(0, torch.tensor(chunk)).tolist()
+            self._pending = iter(list(zip(chunk, weights, strict=True)))
+            yield from self._pending
+
+    def state_dict(self) -> dict[str, Any]:
+        """The inner sampler's state, its ``"position"`` counting the pairs yielded."""
+        state = self.sampler.state_dict()
+        state["position"] -= operator.length_hint(self._pending)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume as :meth:`WeightedSampler.load_state_dict` (any number of ranks)."""
+        self.sampler.load_state_dict(state_dict)
+        self._pending = iter(())
 
 
 class ImportanceWeighted(Dataset):

@@ -14,8 +14,8 @@ Every order is an endless stream of indices and epoch ``e`` is the slice
 * ``"reshuffle"``: a new random permutation of ``range(n)`` for every pass over the
   data, so with ``m = n`` each epoch is a fresh permutation; with ``m < n`` consecutive
   epochs walk through one permutation before the next is drawn.
-* ``"shuffle_once"``: one random permutation (from the seed alone, the same as the
-  first ``"reshuffle"`` pass) repeated forever.
+* ``"shuffle_once"``: one random permutation (the same as the first ``"reshuffle"``
+  pass) repeated forever.
 * ``"with_replacement"``: ``m`` i.i.d. uniform draws per epoch.
 * ``"sequential"``: ``0, 1, ..., n - 1`` repeated.
 """
@@ -26,7 +26,7 @@ from typing import Literal
 
 import torch
 
-from .._random import make_generator, mix_seed
+from .._random import make_generator, mix_seed, resolve_generator
 from .._validate import check_choice, check_int
 from ._base import EpochSampler, ShardMode
 
@@ -51,13 +51,21 @@ def _pass_permutation(n: int, seed: int, p: int) -> torch.Tensor:
     return torch.randperm(n, generator=make_generator(mix_seed(seed, _PASS_KEY, p)))
 
 
+def _stream_seed(generator: torch.Generator) -> int:
+    """The key of an order's endless stream: one 62-bit draw from ``generator``.
+
+    Every epoch and pass is keyed by it, so any epoch is computed in O(its length).
+    """
+    return int(torch.randint(2**62, (1,), generator=generator))
+
+
 def order_indices(
     n: int,
     *,
     order: Order = "reshuffle",
     num_samples: int | None = None,
-    seed: int = 0,
     epoch: int = 0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The indices of epoch ``epoch`` in the given ``order`` (all ranks together).
 
@@ -66,30 +74,33 @@ def order_indices(
         order: ``"reshuffle"`` (default), ``"shuffle_once"``, ``"with_replacement"`` or
             ``"sequential"`` (see the module docstring).
         num_samples: indices per epoch, >= 1; default ``None`` means ``n``.
-        seed: non-negative int; the same seed gives the same stream on any machine.
         epoch: non-negative int; which slice of the stream.
+        generator: a CPU ``torch.Generator``; one number drawn from it keys the whole
+            stream, so generators seeded alike give the same stream on any machine.
+            ``None`` (default): a fresh generator seeded from the operating system.
 
     Returns:
         ``int64`` CPU tensor of shape ``(num_samples,)`` with values in ``[0, n)``.
 
     Raises:
-        TypeError: ``n``, ``num_samples``, ``seed`` or ``epoch`` not an int (or a bool).
+        TypeError: ``n``, ``num_samples`` or ``epoch`` not an int (or a bool);
+            ``generator`` not a ``torch.Generator``.
         ValueError: ``order`` unknown (the message lists the allowed values), ``n`` or
-            ``num_samples`` < 1, ``seed`` or ``epoch`` negative.
+            ``num_samples`` < 1, ``epoch`` negative, ``generator`` not on the CPU.
 
     Example:
         >>> order_indices(5, order="sequential", num_samples=3, epoch=1).tolist()
         [3, 4, 0]
-        >>> a = order_indices(5, order="shuffle_once", seed=1, epoch=0)
-        >>> b = order_indices(5, order="shuffle_once", seed=1, epoch=7)
+        >>> a = order_indices(5, order="shuffle_once", epoch=0, generator=torch.Generator().manual_seed(1))
+        >>> b = order_indices(5, order="shuffle_once", epoch=7, generator=torch.Generator().manual_seed(1))
         >>> torch.equal(a, b), sorted(a.tolist())
         (True, [0, 1, 2, 3, 4])
     """
     n = check_int("n", n, min=1)  # type: ignore[assignment]
     order = check_choice("order", order, ORDERS)  # type: ignore[assignment]
     m = n if num_samples is None else check_int("num_samples", num_samples, min=1)
-    seed = check_int("seed", seed, min=0, max=2**63 - 1)  # type: ignore[assignment]
     epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+    seed = _stream_seed(resolve_generator(generator))
     return _order_indices(n, order, m, seed, epoch)  # type: ignore[arg-type]
 
 
@@ -134,10 +145,12 @@ class OrderSampler(EpochSampler[int]):
         shard: ``"pad"`` (default), ``"drop"`` or ``"uneven"``, as in
             :class:`~torch_mlsd.sampling._base.EpochSampler`.
 
-    Every rank computes the same epoch from ``(seed, epoch)`` and keeps every
+    Every rank computes the same epoch, ``order_indices(..., epoch=epoch,
+    generator=torch.Generator().manual_seed(seed))``, and keeps every
     ``num_replicas``-th index from its rank on, so the shares are disjoint slices of the
     single-process epoch. Call ``set_epoch(epoch)`` before each epoch (a forgotten call
-    still advances the epoch); ``state_dict()``/``load_state_dict()`` resume mid-epoch.
+    still advances the epoch); ``state_dict()``/``load_state_dict()`` resume mid-epoch,
+    on any number of ranks.
 
     Example:
         >>> s = OrderSampler(4, order="shuffle_once", seed=0)
@@ -147,6 +160,8 @@ class OrderSampler(EpochSampler[int]):
         >>> list(OrderSampler(4, order="sequential", num_replicas=2, rank=1))
         [1, 3]
     """
+
+    _elastic = True  # its shares come from EpochSampler._shard
 
     def __init__(
         self,
@@ -163,16 +178,20 @@ class OrderSampler(EpochSampler[int]):
         self.order: Order = check_choice("order", order, ORDERS)  # type: ignore[assignment]
         self.num_samples: int = self.n if num_samples is None else check_int("num_samples", num_samples, min=1)  # type: ignore[assignment]
         super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, shard=shard)
-        self._once: torch.Tensor | None = None  # the shuffle-once permutation, made on first use
+        self._stream: tuple[int, int, torch.Tensor | None] | None = None  # (seed, stream key, shuffle-once perm)
 
     def _num_global_items(self) -> int:
         return self.num_samples
 
     def _rank_items(self) -> torch.Tensor:
-        # The stream is keyed by (seed, pass) or (seed, epoch) inside _order_indices.
-        if self.order == "shuffle_once" and self._once is None:
-            self._once = _pass_permutation(self.n, self.seed, 0)
-        items = _order_indices(self.n, self.order, self.num_samples, self.seed, self.epoch, self._once)
+        # The stream key (and the shuffle-once permutation) are made once per seed: a
+        # sampler whose seed was drawn adopts another one in load_state_dict.
+        if self._stream is None or self._stream[0] != self.seed:
+            key = _stream_seed(make_generator(self.seed))
+            once = _pass_permutation(self.n, key, 0) if self.order == "shuffle_once" else None
+            self._stream = (self.seed, key, once)
+        _, key, once = self._stream
+        items = _order_indices(self.n, self.order, self.num_samples, key, self.epoch, once)
         return self._shard(items)  # type: ignore[return-value]
 
     def epoch_indices(self) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .._distributed import is_distributed
-from .._random import make_generator, mix_seed, new_seed
+from .._random import make_generator, mix_seed, new_seed, resolve_generator
 from .._validate import check_int, check_seed, check_tensor, describe
 
 __all__ = ["reservoir_sample", "weighted_reservoir_sample", "TensorReservoir", "ReservoirDataset"]
@@ -36,9 +36,8 @@ _MAX_SKIP = 2**62
 _FIRST_BLOCK, _MAX_BLOCK = 64, 8192
 
 
-def _uniforms(seed: int) -> Iterator[float]:
-    """Endless uniforms in the open interval (0, 1) from a seeded ``torch.Generator``."""
-    g = make_generator(seed)
+def _uniforms(g: torch.Generator) -> Iterator[float]:
+    """Endless uniforms in the open interval (0, 1) from ``g``."""
     size = _FIRST_BLOCK
     while True:  # blocks grow, so a short stream does not pay for 8192 draws
         yield from filter(None, torch.rand(size, dtype=torch.float64, generator=g).tolist())
@@ -57,7 +56,7 @@ def _seed(seed: Any) -> int:
     return new_seed() if seed is None else seed  # type: ignore[return-value]
 
 
-def reservoir_sample(iterable: Iterable[T], k: int, *, seed: int | None = None) -> list[T]:
+def reservoir_sample(iterable: Iterable[T], k: int, *, generator: torch.Generator | None = None) -> list[T]:
     """Draw ``k`` items uniformly without replacement from a stream (Algorithm L).
 
     Every ``k``-subset of the ``n`` items is equally likely, so each item is kept with
@@ -66,28 +65,28 @@ def reservoir_sample(iterable: Iterable[T], k: int, *, seed: int | None = None) 
     Args:
         iterable: any iterable, read once; its length need not be known.
         k: number of items to keep, ``>= 1``.
-        seed: seed of the ``torch.Generator`` that drives the draws; ``None`` (default)
-            draws one from the operating system.
+        generator: the CPU ``torch.Generator`` that drives the draws; ``None``
+            (default): a fresh one seeded from the operating system.
 
     Returns:
         A list of ``min(k, n)`` items in the order they appeared in the stream (a stream
         with fewer than ``k`` items is returned whole).
 
     Example:
-        >>> sample = reservoir_sample(range(1_000_000), 5, seed=0)
+        >>> sample = reservoir_sample(range(1_000_000), 5, generator=torch.Generator().manual_seed(0))
         >>> len(sample), sample == sorted(sample)
         (5, True)
-        >>> reservoir_sample("abc", 5, seed=0)
+        >>> reservoir_sample("abc", 5)
         ['a', 'b', 'c']
     """
     k = check_int("k", k, min=1)  # type: ignore[assignment]
-    seed = _seed(seed)
+    generator = resolve_generator(generator)
     it = _iterate("iterable", iterable)
     reservoir = list(islice(it, k))
     if len(reservoir) < k:
         return reservoir
     positions = list(range(k))
-    u = _uniforms(seed)
+    u = _uniforms(generator)
     log_w = math.log(next(u)) / k  # log of W, the k-th largest of the uniform keys seen
     position = k - 1
     while True:
@@ -109,7 +108,7 @@ def weighted_reservoir_sample(
     k: int,
     *,
     weights: Iterable[float] | None = None,
-    seed: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[Any]:
     """Draw ``k`` items without replacement with probability proportional to weight (A-ExpJ).
 
@@ -122,7 +121,8 @@ def weighted_reservoir_sample(
         iterable: ``(item, weight)`` pairs, or items when ``weights`` is given.
         k: number of items to keep, ``>= 1``.
         weights: the items' weights (same length as ``iterable``), or ``None``.
-        seed: seed of the ``torch.Generator``; ``None`` (default) draws one from the OS.
+        generator: the CPU ``torch.Generator`` that drives the draws; ``None``
+            (default): a fresh one seeded from the operating system.
 
     Returns:
         A list of ``min(k, number of positive-weight items)`` items in successive-sampling
@@ -131,14 +131,16 @@ def weighted_reservoir_sample(
     Raises:
         ValueError: a weight that is negative, NaN or infinite; ``weights`` of another
             length than ``iterable``.
-        TypeError: ``iterable`` not iterable or not yielding ``(item, weight)`` pairs.
+        TypeError: ``iterable`` not iterable or not yielding ``(item, weight)`` pairs;
+            ``generator`` not a ``torch.Generator``.
 
     Example:
-        >>> weighted_reservoir_sample(["a", "b", "c", "d"], 2, weights=[0, 1, 0, 5], seed=0)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> weighted_reservoir_sample(["a", "b", "c", "d"], 2, weights=[0, 1, 0, 5], generator=g)
         ['b', 'd']
     """
     k = check_int("k", k, min=1)  # type: ignore[assignment]
-    uniforms = _uniforms(_seed(seed))
+    uniforms = _uniforms(resolve_generator(generator))
     pairs = _iterate("iterable", iterable)
     if weights is not None:
         pairs = zip(pairs, _iterate("weights", weights), strict=True)
@@ -225,6 +227,7 @@ class TensorReservoir:
 
     def __init__(self, k: int, *, seed: int | None = None) -> None:
         self.k: int = check_int("k", k, min=1)  # type: ignore[assignment]
+        self._seed_drawn = seed is None
         self.seed = _seed(seed)
         self.num_seen = 0
         self._items: torch.Tensor | None = None  # (m, *) with m <= k
@@ -333,16 +336,21 @@ class TensorReservoir:
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict` (``k`` and ``seed`` must match)."""
+        """Restore a state saved by :meth:`state_dict`.
+
+        ``k`` must match, and ``seed`` too unless this reservoir's seed was drawn
+        (``seed=None``): then the saved seed is adopted.
+        """
         for key in ("k", "seed", "num_seen", "items", "keys", "generator", "device"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` must have the key {key!r}, got keys {sorted(state_dict)}")
-        for key in ("k", "seed"):
+        for key in ("k", "seed") if not self._seed_drawn else ("k",):
             if state_dict[key] != getattr(self, key):
                 raise ValueError(
                     f"`state_dict[{key!r}]` must equal this reservoir's {key} {getattr(self, key)}, "
                     f"got {state_dict[key]!r}"
                 )
+        self.seed = _seed(state_dict["seed"])  # adopted when this reservoir's seed was drawn
         self.num_seen = check_int("state_dict['num_seen']", state_dict["num_seen"], min=0)  # type: ignore[assignment]
         self._items, self._keys, self._generator = state_dict["items"], state_dict["keys"], None
         if state_dict["generator"] is not None:
@@ -421,4 +429,5 @@ class ReservoirDataset(IterableDataset):
         if k == 0:
             return iter(())
         stream = iter(self.source) if shards == 1 else islice(self.source, shard, None, shards)
-        return iter(reservoir_sample(stream, k, seed=mix_seed(self.seed, self.epoch, shard)))
+        generator = make_generator(mix_seed(self.seed, self.epoch, shard))
+        return iter(reservoir_sample(stream, k, generator=generator))

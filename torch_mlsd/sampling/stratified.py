@@ -33,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from .._random import make_generator, mix_seed
+from .._random import resolve_generator
 from .._validate import check_bool, check_int
 from ._base import _CHUNK, EpochSampler, ShardMode
 from ._labels import BatchList, Classes, Labels, check_labels, group_by_class, group_order, small_int, stable_argsort
@@ -103,7 +103,7 @@ def stratified_batch_indices(
     batch_size: int,
     *,
     drop_last: bool = False,
-    seed: int = 0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One epoch of stratified batches, flattened: batch ``j`` is ``out[j * B : (j + 1) * B]``.
 
@@ -112,7 +112,8 @@ def stratified_batch_indices(
             (need not be contiguous); a tensor on any device, an array or a list.
         batch_size: ``B`` >= 1.
         drop_last: drop the final short batch (default ``False``).
-        seed: non-negative int; the same seed gives the same epoch.
+        generator: a CPU ``torch.Generator`` (the bookkeeping runs on the CPU whatever
+            the labels' device); ``None`` (default): a fresh one seeded from the OS.
 
     Returns:
         ``int64`` tensor on the labels' device (CPU for arrays and lists) of shape
@@ -121,13 +122,14 @@ def stratified_batch_indices(
         ``ceil`` of ``size * n_c / N`` examples of each class ``c``, in random order.
 
     Raises:
-        TypeError: ``labels`` not integer (floats, bools); ``batch_size`` or ``seed`` not
-            an int (or a bool); ``drop_last`` not a bool.
-        ValueError: ``labels`` empty, not 1-D or negative; ``batch_size`` < 1.
+        TypeError: ``labels`` not integer (floats, bools); ``batch_size`` not an int (or a
+            bool); ``drop_last`` not a bool; ``generator`` not a ``torch.Generator``.
+        ValueError: ``labels`` empty, not 1-D or negative; ``batch_size`` < 1;
+            ``generator`` not on the CPU.
 
     Example:
         >>> labels = torch.tensor([0] * 6 + [1] * 3 + [2] * 3)
-        >>> out = stratified_batch_indices(labels, 4, seed=0)
+        >>> out = stratified_batch_indices(labels, 4, generator=torch.Generator().manual_seed(0))
         >>> [sorted(labels[out[j:j + 4]].tolist()) for j in range(0, 12, 4)]
         [[0, 0, 1, 2], [0, 0, 1, 2], [0, 0, 1, 2]]
     """
@@ -135,8 +137,7 @@ def stratified_batch_indices(
     groups = group_by_class(check_labels(labels))
     batch_size = check_int("batch_size", batch_size, min=1)  # type: ignore[assignment]
     drop_last = check_bool("drop_last", drop_last)
-    seed = check_int("seed", seed, min=0, max=2**63 - 1)  # type: ignore[assignment]
-    out = torch.from_numpy(_stratified_epoch(groups, batch_size, make_generator(seed)))
+    out = torch.from_numpy(_stratified_epoch(groups, batch_size, resolve_generator(generator)))
     if drop_last:
         out = out[: len(out) - len(out) % batch_size]
     return out.to(device)
@@ -179,6 +180,8 @@ class StratifiedBatchSampler(EpochSampler[list[int]]):
         [2, 2, 2, 2, 2]
     """
 
+    _elastic = True  # its batch ids come from EpochSampler._shard
+
     def __init__(
         self,
         labels: Labels,
@@ -202,7 +205,7 @@ class StratifiedBatchSampler(EpochSampler[list[int]]):
         return full + (1 if short and not self.drop_last else 0)
 
     def _rank_items(self) -> BatchList:
-        generator = make_generator(mix_seed(self.seed, self.epoch))
+        generator = self.epoch_generator()
         rows = -(-self.num_examples // self.batch_size)
         padded = np.full(rows * self.batch_size, -1, dtype=np.int64)
         padded[: self.num_examples] = _stratified_epoch(self._groups, self.batch_size, generator)

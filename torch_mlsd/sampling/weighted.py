@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from .._random import make_generator, mix_seed, new_seed
+from .._random import make_generator, mix_seed, resolve_generator
 from .._validate import check_bool, check_int, check_nonnegative_weights
 from ._base import EpochSampler, ShardMode
 
@@ -207,13 +207,7 @@ def weighted_indices(
     plan = _plan(weights, replacement)
     num_samples = _check_num_samples(num_samples, plan, replacement)
     device = (plan.table if plan.table is not None else plan.weights).device  # type: ignore[union-attr]
-    if generator is None:
-        generator = make_generator(new_seed(), device)
-    elif not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
-    elif generator.device.type != device.type:
-        raise ValueError(f"`generator` must be on the weights' device {device}, got one on {generator.device}")
-    return _draw(plan, num_samples, generator)
+    return _draw(plan, num_samples, resolve_generator(generator, device))
 
 
 class WeightedSampler(EpochSampler[int]):
@@ -251,6 +245,15 @@ class WeightedSampler(EpochSampler[int]):
       just not the same sequence as the single-process run), and no rank spends time
       or memory on the other ranks' indices.
 
+    Resume (``state_dict``/``load_state_dict``) continues the epoch exactly on the same
+    number of ranks. On another number (elastic resume, see
+    :class:`~torch_mlsd.sampling._base.EpochSampler`): without replacement the epoch
+    goes on with exactly the indices of the global draw the old ranks had not consumed;
+    with replacement the ``num_samples - consumed`` draws left in the epoch are made
+    afresh, i.i.d. from the weights, by the new ranks (keyed by seed, epoch, rank, world
+    size and ``consumed``): the epoch keeps its size and its distribution, not the
+    sequence the old world would have drawn.
+
     Call ``set_epoch(epoch)`` before each epoch; a forgotten call still gives a new
     order (the epoch advances by itself). With replacement the alias table is built once
     and the draws are made 2^20 at a time as the epoch is iterated, so memory stays flat
@@ -264,6 +267,8 @@ class WeightedSampler(EpochSampler[int]):
         >>> sorted(WeightedSampler([1.0, 0.0, 2.0, 1.0], replacement=False))
         [0, 2, 3]
     """
+
+    _elastic = True  # shares from EpochSampler._shard, or per-rank draws keyed by the offset
 
     def __init__(
         self,
