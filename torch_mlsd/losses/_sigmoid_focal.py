@@ -88,7 +88,10 @@ def sigmoid_focal(
     cols = math.prod(input.shape[1:])
     x2 = input.detach().reshape(rows, cols)
     t2 = target.reshape(rows, cols)
-    block = _CPU_BLOCK if input.device.type == "cpu" else _DEVICE_BLOCK
+    if torch.compiler.is_compiling():
+        block = max(rows * cols, 1)  # one block: the compiler fuses the whole sweep itself
+    else:
+        block = _CPU_BLOCK if input.device.type == "cpu" else _DEVICE_BLOCK
     scratch = _Scratch(min(block, max(x2.numel(), 1)), dtype, input.device)
     grad = torch.empty(input.shape, dtype=input.dtype, device=input.device) if need_grad else None
     out = torch.empty(input.shape, dtype=dtype, device=input.device) if reduction == "none" else None
@@ -220,9 +223,4 @@ class SigmoidFocalFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor):  # type: ignore[override]
         (grad,) = ctx.saved_tensors  # type: ignore[attr-defined]
-        if grad_output.ndim == 0 and grad_output.device.type == "cpu" and grad_output.item() == 1.0:
-            # loss.backward() on the CPU: hand the stored gradient over as is (no copy). The
-            # engine only accumulates into a tensor nobody else holds, so a retained graph
-            # (saved tensor still referenced) still gets a fresh gradient the next time.
-            return grad, None, None, None, None, None, None
         return grad * grad_output, None, None, None, None, None, None

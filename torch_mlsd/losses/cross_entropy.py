@@ -80,6 +80,32 @@ def cross_entropy(
         >>> torch.allclose(hard, soft), round(hard.item(), 4)
         (True, 0.4751)
     """
+    return cross_entropy_core(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        sample_weight=sample_weight,
+        soft_weight_normalization=soft_weight_normalization,
+        weight_checked=False,
+    )
+
+
+def cross_entropy_core(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: Reduction,
+    label_smoothing: float,
+    sample_weight: torch.Tensor | None,
+    soft_weight_normalization: SoftWeightNormalization,
+    weight_checked: bool,
+) -> torch.Tensor:
+    """:func:`cross_entropy`; ``weight_checked`` skips the value checks of a buffer checked when set."""
     batch = prepare(
         input,
         target,
@@ -89,6 +115,7 @@ def cross_entropy(
         label_smoothing=label_smoothing,
         reduction=reduction,
         soft_weight_normalization=soft_weight_normalization,
+        weight_checked=weight_checked,
     )
     torch_rule = batch.sample_weight is None and (
         not batch.soft or batch.weight is None or soft_weight_normalization == "samples"
@@ -153,4 +180,4 @@ class CrossEntropyLoss(CrossEntropyOptions):
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return cross_entropy(input, target, sample_weight=sample_weight, **self.options())
+        return cross_entropy_core(input, target, sample_weight=sample_weight, weight_checked=True, **self.options())
