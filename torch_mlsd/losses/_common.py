@@ -11,6 +11,10 @@ weight the target carries: ``weight[y_i]`` for a class id (0 if ignored), and, f
 probability target ``q_i``, ``sum_c q_ic * weight[c]`` (``soft_weight_normalization=
 "weights"``) or 1 (``"samples"``, torch's rule for soft targets). Without ``weight`` every
 class weight is 1.
+
+Checks read no value back per call (README, "Per-call checks"): a module's tensors are
+checked when set (:class:`CheckedBuffers`), values that come with a call by
+:func:`check_values` on their device.
 """
 
 from __future__ import annotations

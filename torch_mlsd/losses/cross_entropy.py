@@ -137,7 +137,8 @@ def cross_entropy_core(
 
 
 class CrossEntropyLoss(CrossEntropyOptions):
-    """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with ``.to()``).
+    """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with ``.to()``),
+    checked when set (also when assigned later), not per call.
 
     Args:
         weight: per-class weights ``(C,)``, finite and >= 0. Default: all 1.

@@ -283,6 +283,8 @@ class FocalLoss(CrossEntropyOptions):
         >>> loss.backward()
     """
 
+    buffer_checks = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
+
     def __init__(
         self,
         *,
@@ -303,8 +305,6 @@ class FocalLoss(CrossEntropyOptions):
         )
         self.gamma = check_float("gamma", gamma, min=0.0)
         self.alpha = alpha
-
-    buffer_checks = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
@@ -356,7 +356,8 @@ def binary_focal_loss(
 
     Args:
         input: logits of any shape ``(N, *)``, float.
-        target: same shape, values in ``[0, 1]`` (float, integer or bool dtype).
+        target: same shape, values in ``[0, 1]`` (float, integer or bool dtype); checked
+            per call on the device (``ValueError`` on the CPU, see README "Per-call checks").
         gamma: focusing parameter >= 0. Default: 2.
         alpha: weight of positives in ``[0, 1]``; ``None`` or negative to disable. Default: 0.25.
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``. Default: ``'mean'``.
@@ -516,6 +517,8 @@ class BinaryFocalLoss(CheckedBuffers):
         >>> loss.backward()
     """
 
+    buffer_checks = {"pos_weight": _checked_pos_weight}
+
     def __init__(
         self,
         *,
@@ -529,8 +532,6 @@ class BinaryFocalLoss(CheckedBuffers):
         self.alpha = _binary_alpha(alpha)
         self.reduction = check_reduction(reduction)
         self.pos_weight = pos_weight
-
-    buffer_checks = {"pos_weight": _checked_pos_weight}
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None

@@ -251,6 +251,8 @@ class LogitAdjustedLoss(CrossEntropyOptions):
         tensor(True)
     """
 
+    buffer_checks = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
+
     def __init__(
         self,
         *,
@@ -272,8 +274,6 @@ class LogitAdjustedLoss(CrossEntropyOptions):
         )
         self.log_prior = _log_class_prior(class_prior, class_counts, eager=True)  # float64, cast per call
         self.tau = check_float("tau", tau, min=0.0)
-
-    buffer_checks = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
