@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -283,7 +284,7 @@ class FocalLoss(CrossEntropyOptions):
         >>> loss.backward()
     """
 
-    buffer_checks = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
 
     def __init__(
         self,
@@ -517,7 +518,7 @@ class BinaryFocalLoss(CheckedBuffers):
         >>> loss.backward()
     """
 
-    buffer_checks = {"pos_weight": _checked_pos_weight}
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {"pos_weight": _checked_pos_weight}
 
     def __init__(
         self,

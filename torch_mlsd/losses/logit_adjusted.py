@@ -14,7 +14,8 @@ corrected after training with :func:`adjust_logits` (``x - tau * log pi``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 
@@ -251,7 +252,7 @@ class LogitAdjustedLoss(CrossEntropyOptions):
         tensor(True)
     """
 
-    buffer_checks = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
 
     def __init__(
         self,
