@@ -25,6 +25,7 @@ __all__ = [
     "check_same_length",
     "check_finite",
     "check_real_vector",
+    "as_real_vector",
     "check_nonnegative_weights",
     "describe",
     "assert_values",
@@ -262,15 +263,22 @@ def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
 def check_real_vector(name: str, value: Any) -> torch.Tensor:
     """Convert a sequence or tensor to a 1-D floating tensor (float64 unless already floating)
     and check it is finite."""
+    return check_finite(name, as_real_vector(name, value))
+
+
+def as_real_vector(name: str, value: Any) -> torch.Tensor:
+    """Convert a sequence or tensor to a 1-D floating tensor (float64 unless already floating).
+
+    Checks only the type, dimensions and dtype, so it reads no tensor value: the values are
+    the caller's to check (once, or per call with :func:`assert_values`).
+    """
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"`{name}` must be a 1-D sequence of real numbers, got {describe(value)}") from exc
     check_tensor(name, value, ndim=1, dtypes="numeric")
-    if not value.dtype.is_floating_point:
-        value = value.to(torch.float64)
-    return check_finite(name, value)
+    return value if value.dtype.is_floating_point else value.to(torch.float64)
 
 
 def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:

@@ -11,22 +11,28 @@ weight the target carries: ``weight[y_i]`` for a class id (0 if ignored), and, f
 probability target ``q_i``, ``sum_c q_ic * weight[c]`` (``soft_weight_normalization=
 "weights"``) or 1 (``"samples"``, torch's rule for soft targets). Without ``weight`` every
 class weight is 1.
+
+Checks read no value back per call (README, "Per-call checks"): a module's tensors are
+checked when set (:class:`CheckedBuffers`), values that come with a call by
+:func:`check_values` on their device.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
 from torch_mlsd._validate import (
+    as_real_vector,
+    assert_values,
     check_choice,
-    check_finite,
     check_int,
-    check_nonnegative_weights,
     check_probability,
     check_tensor,
+    describe,
 )
 
 Reduction = Literal["mean", "sum", "none"]
@@ -40,16 +46,80 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def check_class_vector(name: str, value: Any, num_classes: int | None = None) -> torch.Tensor:
-    """A per-class vector: 1-D, finite, >= 0, not all zero, ``num_classes`` long when given."""
-    vector = check_nonnegative_weights(name, value)
-    if num_classes is not None and len(vector) != num_classes:
-        raise ValueError(f"`{name}` must have {num_classes} entries (one per class), got {len(vector)}")
+def check_values(
+    condition: torch.Tensor, message: str, detail: Callable[[], str] | None = None, *, eager: bool = False
+) -> None:
+    """A value check that reads nothing back to the host unless it fails (see ``assert_values``).
+
+    On the CPU in eager mode a failure raises ``ValueError("<message>, got <detail()>")``:
+    the detail (the offending value, a count) is computed only then. ``eager=True`` (for
+    checks made once, when a buffer is set) moves ``condition`` to the CPU first, so a
+    tensor on any device fails at once with a ``ValueError``.
+    """
+    if eager:
+        condition = condition.cpu()
+    if detail is None or torch.compiler.is_compiling():
+        assert_values(condition, message)
+        return
+    try:
+        assert_values(condition, message)
+    except ValueError:
+        raise ValueError(f"{message}, got {detail()}") from None
+
+
+def check_finite_values(
+    name: str, values: torch.Tensor, condition: torch.Tensor | None = None, *, eager: bool = False
+) -> None:
+    """``values`` must hold no NaN or inf; ``condition`` (0-d bool), when given, is a cheaper test of it."""
+    check_values(
+        torch.isfinite(values).all() if condition is None else condition,
+        f"`{name}` must be finite",
+        lambda: f"{int((~torch.isfinite(values)).sum())} NaN/inf entries in {describe(values)}",
+        eager=eager,
+    )
+
+
+def check_weight_values(
+    name: str, values: torch.Tensor, *, positive_sum: bool = False, eager: bool = False
+) -> None:
+    """Weights must be finite and >= 0 (and, with ``positive_sum``, not all 0): one pass over them."""
+    if values.numel() == 0:
+        return
+    low, high = torch.aminmax(values.detach())  # NaN, if any, propagates to both
+    check_finite_values(name, values, torch.isfinite(low) & torch.isfinite(high), eager=eager)
+    check_values(low >= 0, f"`{name}` must be >= 0", lambda: f"{int((values < 0).sum())} negative entries", eager=eager)
+    if positive_sum:
+        check_values(
+            high > 0,
+            f"`{name}` must have at least one positive entry",
+            lambda: f"all zeros ({values.numel()} entries)",
+            eager=eager,
+        )
+
+
+def checked_class_vector(name: str, value: Any) -> torch.Tensor:
+    """A per-class vector checked when it is set: 1-D, finite, >= 0, not all zero."""
+    vector = as_real_vector(name, value)
+    check_weight_values(name, vector, positive_sum=True, eager=True)
     return vector
 
 
+def class_vector(
+    name: str, value: Any, num_classes: int, *, device: torch.device, dtype: torch.dtype, checked: bool
+) -> torch.Tensor:
+    """A per-class vector for one call, ``num_classes`` long, moved to ``device`` and ``dtype``;
+    its values are checked on the device (no host read) unless they were ``checked`` when set."""
+    vector = as_real_vector(name, value)
+    if len(vector) != num_classes:
+        raise ValueError(f"`{name}` must have {num_classes} entries (one per class), got {len(vector)}")
+    if not checked:
+        check_weight_values(name, vector, positive_sum=True)
+    return vector.to(device=device, dtype=dtype)
+
+
 def check_sample_weight(sample_weight: Any, loss_shape: torch.Size, device: torch.device) -> torch.Tensor:
-    """Per-sample weights: shape ``loss_shape`` or ``(N,)``; finite and >= 0; returned broadcastable."""
+    """Per-sample weights: shape ``loss_shape`` or ``(N,)``; finite and >= 0 (checked on the
+    device); returned broadcastable."""
     check_tensor("sample_weight", sample_weight, dtypes="numeric")
     check_device("sample_weight", sample_weight, device)
     shape = tuple(sample_weight.shape)
@@ -60,9 +130,7 @@ def check_sample_weight(sample_weight: Any, loss_shape: torch.Size, device: torc
     else:
         want = f"(N,) = {(loss_shape[0],)} or " if len(loss_shape) >= 1 else ""
         raise ValueError(f"`sample_weight` must have shape {want}{tuple(loss_shape)}, got shape {shape}")
-    check_finite("sample_weight", weights)
-    if bool((weights < 0).any()):
-        raise ValueError(f"`sample_weight` must be >= 0, got {int((weights < 0).sum())} negative entries")
+    check_weight_values("sample_weight", weights)
     return weights
 
 
@@ -77,12 +145,50 @@ def check_reduction(reduction: Any) -> str:
     return check_choice("reduction", reduction, REDUCTIONS)
 
 
-class CrossEntropyOptions(torch.nn.Module):
+class CheckedBuffers(torch.nn.Module):
+    """Base of the loss modules: tensor options checked whenever they are set, never per call.
+
+    ``buffer_checks`` maps an attribute to its check, which runs when the attribute is
+    assigned (in ``__init__`` and later) and on the value ``load_state_dict`` brings, and
+    returns what to store: a tensor or ``None`` becomes a buffer (it follows
+    ``.to(device)``), anything else a plain attribute. ``forward`` then trusts it.
+    """
+
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = self.buffer_checks.get(name)
+        if check is None:
+            super().__setattr__(name, value)
+            return
+        value = check(value)
+        if value is None or isinstance(value, torch.Tensor):
+            self.__dict__.pop(name, None)
+            self.register_buffer(name, value)
+        else:
+            self._buffers.pop(name, None)
+            super().__setattr__(name, value)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any, **kwargs: Any) -> None:
+        for name, check in self.buffer_checks.items():
+            if prefix + name in state_dict:
+                check(state_dict[prefix + name])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _optional_class_vector(name: str) -> Callable[[Any], torch.Tensor | None]:
+    return lambda value: None if value is None else checked_class_vector(name, value)
+
+
+class CrossEntropyOptions(CheckedBuffers):
     """Base of the softmax losses: the options they share with ``nn.CrossEntropyLoss``.
 
-    Checks them once, keeps ``weight`` as a buffer (it follows ``.to(device)``), and
-    hands them to the functional form as keyword arguments via :meth:`options`.
+    Checks them once, keeps ``weight`` as a buffer (it follows ``.to(device)``; assigning
+    it again checks it again), and hands them to the functional core as keyword arguments
+    via :meth:`options`.
     """
+
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {"weight": _optional_class_vector("weight")}
 
     def __init__(
         self,
@@ -94,7 +200,7 @@ class CrossEntropyOptions(torch.nn.Module):
         soft_weight_normalization: SoftWeightNormalization,
     ) -> None:
         super().__init__()
-        self.register_buffer("weight", None if weight is None else check_class_vector("weight", weight))
+        self.weight = weight
         self.ignore_index = check_int("ignore_index", ignore_index)
         self.reduction = check_reduction(reduction)
         self.label_smoothing = check_probability("label_smoothing", label_smoothing)
@@ -154,8 +260,12 @@ def prepare(
     label_smoothing: Any,
     reduction: Any,
     soft_weight_normalization: Any,
+    weight_checked: bool,
 ) -> Batch:
-    """Check every argument of a multi-class loss; upcast to the compute dtype; batch ``(C,)`` input."""
+    """Check every argument of a multi-class loss; upcast to the compute dtype; batch ``(C,)`` input.
+
+    ``weight_checked``: ``weight`` is a module's buffer, whose values were checked when set.
+    """
     check_reduction(reduction)
     check_choice("soft_weight_normalization", soft_weight_normalization, SOFT_WEIGHT_NORMALIZATIONS)
     check_int("ignore_index", ignore_index)
@@ -171,7 +281,9 @@ def prepare(
     loss_shape = torch.Size() if unbatched else input.shape[:1] + input.shape[2:]
     soft, target = _checked_target(target, input, loss_shape, ignore_index)
     if weight is not None:
-        weight = check_class_vector("weight", weight, num_classes).to(device=input.device, dtype=dtype)
+        weight = class_vector(
+            "weight", weight, num_classes, device=input.device, dtype=dtype, checked=weight_checked
+        )
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, loss_shape, input.device).to(dtype)
     if unbatched:
@@ -205,13 +317,13 @@ def _checked_target(
 
 
 def _check_class_ids(target: torch.Tensor, num_classes: int, ignore_index: int) -> None:
-    bad = (target != ignore_index) & ((target < 0) | (target >= num_classes))
-    if bool(bad.any()):
-        value = int(target[bad][0])
-        raise ValueError(
-            f"`target` must hold class ids in [0, {num_classes}) or ignore_index={ignore_index}, "
-            f"got {value} ({int(bad.sum())} entries out of range)"
-        )
+    ok = ((target >= 0) & (target < num_classes)) | (target == ignore_index)
+
+    def detail() -> str:
+        bad = ~ok
+        return f"{int(target[bad][0])} ({int(bad.sum())} entries out of range)"
+
+    check_values(ok.all(), f"`target` must hold class ids in [0, {num_classes}) or ignore_index={ignore_index}", detail)
 
 
 def target_weights(batch: Batch, ignore_index: int, soft_weight_normalization: str) -> torch.Tensor | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +89,10 @@ def sigmoid_focal(
     cols = math.prod(input.shape[1:])
     x2 = input.detach().reshape(rows, cols)
     t2 = target.reshape(rows, cols)
-    block = _CPU_BLOCK if input.device.type == "cpu" else _DEVICE_BLOCK
+    if torch.compiler.is_compiling():
+        block = max(rows * cols, 1)  # one block: the compiler fuses the whole sweep itself
+    else:
+        block = _CPU_BLOCK if input.device.type == "cpu" else _DEVICE_BLOCK
     scratch = _Scratch(min(block, max(x2.numel(), 1)), dtype, input.device)
     grad = torch.empty(input.shape, dtype=input.dtype, device=input.device) if need_grad else None
     out = torch.empty(input.shape, dtype=dtype, device=input.device) if reduction == "none" else None
@@ -196,11 +200,17 @@ def _power_minus_one(m: torch.Tensor, gamma: float, scratch: _Scratch) -> torch.
 
 
 class SigmoidFocalFunction(torch.autograd.Function):
-    """Autograd wrapper: the forward pass stores the gradient, the backward pass scales it."""
+    """Autograd wrapper: the forward pass computes the gradient, the backward pass scales it.
+
+    In eager mode the first backward pass scales the stored gradient in place and hands it
+    over (no full-size copy, no read of the upstream gradient); a second backward pass
+    through a retained graph recomputes it from the saved inputs. Under ``torch.compile``
+    the gradient is saved and scaled out of place, which the compiler fuses.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: torch.autograd.function.FunctionCtx,
+        ctx: Any,
         input: torch.Tensor,
         target: torch.Tensor,
         gamma: float,
@@ -213,16 +223,23 @@ class SigmoidFocalFunction(torch.autograd.Function):
             input, target, gamma=gamma, alpha=alpha, pos_weight=pos_weight, weight=weight,
             reduction=reduction, need_grad=True,
         )
-        ctx.save_for_backward(grad)
+        ctx.compiled = torch.compiler.is_compiling()
+        if ctx.compiled:
+            ctx.save_for_backward(grad)
+        else:
+            ctx.save_for_backward(input, target, pos_weight, weight)  # read only by a second backward
+            ctx.options = {"gamma": gamma, "alpha": alpha, "reduction": reduction}
+            ctx.unit_grad = grad  # an intermediate, not an input or output: no reference cycle
         return value
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor):  # type: ignore[override]
-        (grad,) = ctx.saved_tensors  # type: ignore[attr-defined]
-        if grad_output.ndim == 0 and grad_output.device.type == "cpu" and grad_output.item() == 1.0:
-            # loss.backward() on the CPU: hand the stored gradient over as is (no copy). The
-            # engine only accumulates into a tensor nobody else holds, so a retained graph
-            # (saved tensor still referenced) still gets a fresh gradient the next time.
-            return grad, None, None, None, None, None, None
-        return grad * grad_output, None, None, None, None, None, None
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        if ctx.compiled:
+            (grad,) = ctx.saved_tensors
+            return grad * grad_output, None, None, None, None, None, None
+        grad, ctx.unit_grad = ctx.unit_grad, None
+        if grad is None:  # a second backward through a retained graph
+            input, target, pos_weight, weight = ctx.saved_tensors
+            _, grad = sigmoid_focal(input, target, pos_weight=pos_weight, weight=weight, need_grad=True, **ctx.options)
+        return grad.mul_(grad_output), None, None, None, None, None, None

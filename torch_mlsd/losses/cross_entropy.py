@@ -80,6 +80,32 @@ def cross_entropy(
         >>> torch.allclose(hard, soft), round(hard.item(), 4)
         (True, 0.4751)
     """
+    return cross_entropy_core(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        sample_weight=sample_weight,
+        soft_weight_normalization=soft_weight_normalization,
+        weight_checked=False,
+    )
+
+
+def cross_entropy_core(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: Reduction,
+    label_smoothing: float,
+    sample_weight: torch.Tensor | None,
+    soft_weight_normalization: SoftWeightNormalization,
+    weight_checked: bool,
+) -> torch.Tensor:
+    """:func:`cross_entropy`; ``weight_checked`` skips the value checks of a buffer checked when set."""
     batch = prepare(
         input,
         target,
@@ -89,6 +115,7 @@ def cross_entropy(
         label_smoothing=label_smoothing,
         reduction=reduction,
         soft_weight_normalization=soft_weight_normalization,
+        weight_checked=weight_checked,
     )
     torch_rule = batch.sample_weight is None and (
         not batch.soft or batch.weight is None or soft_weight_normalization == "samples"
@@ -110,7 +137,8 @@ def cross_entropy(
 
 
 class CrossEntropyLoss(CrossEntropyOptions):
-    """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with ``.to()``).
+    """Module form of :func:`cross_entropy`; ``weight`` is a buffer (moves with ``.to()``),
+    checked when set (also when assigned later), not per call.
 
     Args:
         weight: per-class weights ``(C,)``, finite and >= 0. Default: all 1.
@@ -153,4 +181,4 @@ class CrossEntropyLoss(CrossEntropyOptions):
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return cross_entropy(input, target, sample_weight=sample_weight, **self.options())
+        return cross_entropy_core(input, target, sample_weight=sample_weight, weight_checked=True, **self.options())

@@ -12,23 +12,27 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.autograd.function import once_differentiable
 
-from torch_mlsd._validate import check_finite, check_float, check_tensor
+from torch_mlsd._validate import check_float, check_tensor
 from torch_mlsd.losses._common import (
-    CrossEntropyOptions,
     Batch,
+    CheckedBuffers,
+    CrossEntropyOptions,
     Reduction,
     SoftWeightNormalization,
-    check_class_vector,
     check_device,
     check_reduction,
     check_sample_weight,
+    check_values,
+    check_weight_values,
+    checked_class_vector,
+    class_vector,
     compute_dtype,
     prepare,
     reduce,
@@ -138,6 +142,37 @@ def focal_loss(
         >>> torch.allclose(focal_loss(logits, target, gamma=0), ce)
         True
     """
+    return focal_loss_core(
+        input,
+        target,
+        gamma=gamma,
+        alpha=alpha,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        sample_weight=sample_weight,
+        soft_weight_normalization=soft_weight_normalization,
+        checked=False,
+    )
+
+
+def focal_loss_core(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    gamma: float,
+    alpha: float | torch.Tensor | None,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: Reduction,
+    label_smoothing: float,
+    sample_weight: torch.Tensor | None,
+    soft_weight_normalization: SoftWeightNormalization,
+    checked: bool,
+) -> torch.Tensor:
+    """:func:`focal_loss`; ``checked`` skips the value checks of ``alpha`` and ``weight``
+    buffers checked when set."""
     batch = prepare(
         input,
         target,
@@ -147,10 +182,13 @@ def focal_loss(
         label_smoothing=label_smoothing,
         reduction=reduction,
         soft_weight_normalization=soft_weight_normalization,
+        weight_checked=checked,
     )
     gamma = check_float("gamma", gamma, min=0.0)  # type: ignore[assignment]
-    alpha_scale, alpha_vector = _split_alpha(alpha, batch.num_classes)
-    class_scale = _product(alpha_vector, batch.weight, batch.logits)
+    alpha_scale, alpha_vector = _alpha_for_call(alpha, batch, checked)
+    class_scale = batch.weight
+    if alpha_vector is not None:
+        class_scale = alpha_vector if class_scale is None else alpha_vector * class_scale
     loss = _per_target_loss(batch, gamma, class_scale, ignore_index, label_smoothing)
     if alpha_scale is not None:
         loss = loss * alpha_scale
@@ -186,27 +224,43 @@ def _class_terms(log_p: torch.Tensor, gamma: float, class_scale: torch.Tensor | 
     return terms if class_scale is None else terms * batch.per_class(class_scale)
 
 
-def _split_alpha(alpha: Any, num_classes: int) -> tuple[float | None, torch.Tensor | None]:
-    """(scalar scale, per-class vector) from ``alpha``; at most one is not None."""
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _alpha_for_call(
+    alpha: Any, batch: Batch, checked: bool
+) -> tuple[float | torch.Tensor | None, torch.Tensor | None]:
+    """(uniform scale, per-class vector) from ``alpha``, in the compute dtype; at most one is not None.
+
+    A 0-d tensor stays a tensor (its value is checked on the device, never read back).
+    """
     if alpha is None:
         return None, None
+    if _is_real(alpha):
+        return check_float("alpha", alpha, min=0.0, min_open=True), None
+    like = batch.logits
+    if isinstance(alpha, torch.Tensor) and alpha.ndim == 0:
+        check_tensor("alpha", alpha, dtypes="numeric")
+        check_values(torch.isfinite(alpha), "`alpha` must be finite", lambda: repr(alpha.item()))
+        check_values(alpha > 0, "`alpha` must be > 0.0", lambda: repr(alpha.item()))
+        return alpha.to(device=like.device, dtype=like.dtype), None
+    vector = class_vector("alpha", alpha, batch.num_classes, device=like.device, dtype=like.dtype, checked=checked)
+    return None, vector
+
+
+def _checked_alpha(alpha: Any) -> float | torch.Tensor | None:
+    """``FocalLoss.alpha`` when set: ``None``, a float > 0 (a 0-d tensor is read once) or a class vector."""
     if isinstance(alpha, torch.Tensor) and alpha.ndim == 0:
         alpha = alpha.item()
-    if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool):
-        return check_float("alpha", alpha, min=0.0, min_open=True), None
-    return None, check_class_vector("alpha", alpha, num_classes)
-
-
-def _product(a: torch.Tensor | None, b: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
-    """Elementwise product of two optional per-class vectors, on ``like``'s device and dtype."""
-    vectors = [v.to(device=like.device, dtype=like.dtype) for v in (a, b) if v is not None]
-    if not vectors:
-        return None
-    return vectors[0] if len(vectors) == 1 else vectors[0] * vectors[1]
+    if alpha is None or _is_real(alpha):
+        return check_float("alpha", alpha, min=0.0, min_open=True, allow_none=True)
+    return checked_class_vector("alpha", alpha)
 
 
 class FocalLoss(CrossEntropyOptions):
-    """Module form of :func:`focal_loss`; ``weight`` and a vector ``alpha`` are buffers.
+    """Module form of :func:`focal_loss`; ``weight`` and a vector ``alpha`` are buffers,
+    checked when set (also when assigned later), not per call.
 
     Args:
         gamma: focusing parameter >= 0. Default: 2.
@@ -230,6 +284,8 @@ class FocalLoss(CrossEntropyOptions):
         >>> loss.backward()
     """
 
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
+
     def __init__(
         self,
         *,
@@ -249,17 +305,19 @@ class FocalLoss(CrossEntropyOptions):
             soft_weight_normalization=soft_weight_normalization,
         )
         self.gamma = check_float("gamma", gamma, min=0.0)
-        scale, vector = _split_alpha(alpha, None)  # type: ignore[arg-type]
-        if vector is not None:
-            self.register_buffer("alpha", vector)
-        else:
-            self.alpha = scale
+        self.alpha = alpha
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return focal_loss(
-            input, target, gamma=self.gamma, alpha=self.alpha, sample_weight=sample_weight, **self.options()  # type: ignore[arg-type]
+        return focal_loss_core(
+            input,
+            target,
+            gamma=self.gamma,  # type: ignore[arg-type]
+            alpha=self.alpha,
+            sample_weight=sample_weight,
+            checked=True,
+            **self.options(),
         )
 
     def extra_repr(self) -> str:
@@ -299,7 +357,8 @@ def binary_focal_loss(
 
     Args:
         input: logits of any shape ``(N, *)``, float.
-        target: same shape, values in ``[0, 1]`` (float, integer or bool dtype).
+        target: same shape, values in ``[0, 1]`` (float, integer or bool dtype); checked
+            per call on the device (``ValueError`` on the CPU, see README "Per-call checks").
         gamma: focusing parameter >= 0. Default: 2.
         alpha: weight of positives in ``[0, 1]``; ``None`` or negative to disable. Default: 0.25.
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``. Default: ``'mean'``.
@@ -318,6 +377,31 @@ def binary_focal_loss(
         0.0086
         >>> loss.backward()
     """
+    return binary_focal_loss_core(
+        input,
+        target,
+        gamma=gamma,
+        alpha=alpha,
+        reduction=reduction,
+        pos_weight=pos_weight,
+        sample_weight=sample_weight,
+        pos_weight_checked=False,
+    )
+
+
+def binary_focal_loss_core(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    gamma: float,
+    alpha: float | None,
+    reduction: Reduction,
+    pos_weight: torch.Tensor | None,
+    sample_weight: torch.Tensor | None,
+    pos_weight_checked: bool,
+) -> torch.Tensor:
+    """:func:`binary_focal_loss`; ``pos_weight_checked`` skips the value checks of a buffer
+    checked when set."""
     check_tensor("input", input, dtypes="float")
     check_tensor("target", target)
     check_device("target", target, input.device)
@@ -325,13 +409,14 @@ def binary_focal_loss(
         raise ValueError(f"`target` must have the shape of `input` {tuple(input.shape)}, got shape {tuple(target.shape)}")
     if target.is_complex():
         raise TypeError(f"`target` must have a real or bool dtype, got {target.dtype}")
+    _check_binary_target(target)
     gamma = check_float("gamma", gamma, min=0.0)  # type: ignore[assignment]
     alpha = _binary_alpha(alpha)
     check_reduction(reduction)
     dtype = compute_dtype(input.dtype)
     rows = input.shape[0] if input.ndim else 1
     if pos_weight is not None:
-        pos_weight = _pos_weight_row(pos_weight, input).to(dtype)
+        pos_weight = _pos_weight_row(pos_weight, input, checked=pos_weight_checked).to(dtype)
     if sample_weight is not None:
         per_element = tuple(sample_weight.shape) == tuple(input.shape)
         sample_weight = check_sample_weight(sample_weight, input.shape, input.device).to(dtype)
@@ -360,26 +445,45 @@ def _binary_alpha(alpha: Any) -> float | None:
     return alpha
 
 
-def _check_pos_weight(pos_weight: Any) -> torch.Tensor:
-    """``pos_weight`` as a float tensor; finite and >= 0."""
+def _check_binary_target(target: torch.Tensor) -> None:
+    """Targets are probabilities: every value in [0, 1] (checked on the device; bool always is)."""
+    if target.dtype == torch.bool or target.numel() == 0:
+        return
+    low, high = torch.aminmax(target.detach())  # NaN, if any, propagates to both
+
+    def detail() -> str:
+        return f"values in [{low.item()!r}, {high.item()!r}]"
+
+    check_values((low >= 0) & (high <= 1), "`target` must hold values in [0, 1]", detail)
+
+
+def _as_pos_weight(pos_weight: Any) -> torch.Tensor:
+    """``pos_weight`` as a floating tensor (its values unchecked)."""
     if not isinstance(pos_weight, torch.Tensor):
         try:
             pos_weight = torch.as_tensor(pos_weight, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"`pos_weight` must be a tensor of real numbers, got {pos_weight!r}") from exc
     check_tensor("pos_weight", pos_weight, dtypes="numeric")
-    if not pos_weight.dtype.is_floating_point:
-        pos_weight = pos_weight.double()
-    check_finite("pos_weight", pos_weight)
-    if bool((pos_weight < 0).any()):
-        raise ValueError(f"`pos_weight` must be >= 0, got {int((pos_weight < 0).sum())} negative entries")
+    return pos_weight if pos_weight.dtype.is_floating_point else pos_weight.double()
+
+
+def _checked_pos_weight(pos_weight: Any) -> torch.Tensor | None:
+    """``BinaryFocalLoss.pos_weight`` when set: ``None`` or a tensor, finite and >= 0."""
+    if pos_weight is None:
+        return None
+    pos_weight = _as_pos_weight(pos_weight)
+    check_weight_values("pos_weight", pos_weight, eager=True)
     return pos_weight
 
 
-def _pos_weight_row(pos_weight: Any, input: torch.Tensor) -> torch.Tensor:
-    """``pos_weight`` as a ``(1, K)`` row for the ``(N, K)`` view of ``input``."""
-    pos_weight = _check_pos_weight(pos_weight)
+def _pos_weight_row(pos_weight: Any, input: torch.Tensor, *, checked: bool) -> torch.Tensor:
+    """``pos_weight`` as a ``(1, K)`` row for the ``(N, K)`` view of ``input``; its values
+    are checked on the device unless they were ``checked`` when set."""
+    pos_weight = _as_pos_weight(pos_weight)
     check_device("pos_weight", pos_weight, input.device)
+    if not checked:
+        check_weight_values("pos_weight", pos_weight)
     if pos_weight.numel() == 1:
         return pos_weight.reshape(1, 1)
     try:
@@ -391,8 +495,9 @@ def _pos_weight_row(pos_weight: Any, input: torch.Tensor) -> torch.Tensor:
         ) from None
 
 
-class BinaryFocalLoss(nn.Module):
-    """Module form of :func:`binary_focal_loss`; ``pos_weight`` is a buffer.
+class BinaryFocalLoss(CheckedBuffers):
+    """Module form of :func:`binary_focal_loss`; ``pos_weight`` is a buffer, checked when
+    set (also when assigned later), not per call.
 
     Args:
         gamma: focusing parameter >= 0. Default: 2.
@@ -413,6 +518,8 @@ class BinaryFocalLoss(nn.Module):
         >>> loss.backward()
     """
 
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {"pos_weight": _checked_pos_weight}
+
     def __init__(
         self,
         *,
@@ -425,12 +532,12 @@ class BinaryFocalLoss(nn.Module):
         self.gamma = check_float("gamma", gamma, min=0.0)
         self.alpha = _binary_alpha(alpha)
         self.reduction = check_reduction(reduction)
-        self.register_buffer("pos_weight", None if pos_weight is None else _check_pos_weight(pos_weight))
+        self.pos_weight = pos_weight
 
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, *, sample_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return binary_focal_loss(
+        return binary_focal_loss_core(
             input,
             target,
             gamma=self.gamma,  # type: ignore[arg-type]
@@ -438,6 +545,7 @@ class BinaryFocalLoss(nn.Module):
             reduction=self.reduction,  # type: ignore[arg-type]
             pos_weight=self.pos_weight,
             sample_weight=sample_weight,
+            pos_weight_checked=True,
         )
 
     def extra_repr(self) -> str:

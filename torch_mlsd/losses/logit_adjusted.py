@@ -14,18 +14,21 @@ corrected after training with :func:`adjust_logits` (``x - tau * log pi``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 
-from torch_mlsd._validate import check_float, check_real_vector, check_tensor
+from torch_mlsd._validate import as_real_vector, check_float, check_tensor
 from torch_mlsd.losses._common import (
     CrossEntropyOptions,
     Reduction,
     SoftWeightNormalization,
+    check_finite_values,
+    check_values,
     compute_dtype,
 )
-from torch_mlsd.losses.cross_entropy import cross_entropy
+from torch_mlsd.losses.cross_entropy import cross_entropy_core
 
 __all__ = [
     "adjust_logits",
@@ -38,29 +41,44 @@ __all__ = [
 _PRIOR_SUM_TOLERANCE = 1e-3
 
 
-def _log_class_prior(class_prior: Any = None, class_counts: Any = None) -> torch.Tensor:
-    """``log pi`` ``(C,)`` float64 from exactly one of a prior (> 0, sums to 1) or counts (> 0)."""
+def _log_class_prior(class_prior: Any = None, class_counts: Any = None, *, eager: bool) -> torch.Tensor:
+    """``log pi`` ``(C,)`` float64 from exactly one of a prior (> 0, sums to 1) or counts (> 0).
+
+    The values are checked on their device with no host read (``eager``: at once, on the
+    host, for a buffer checked when set).
+    """
     if (class_prior is None) == (class_counts is None):
         raise ValueError("pass exactly one of `class_prior` or `class_counts`")
     name, values = ("class_prior", class_prior) if class_prior is not None else ("class_counts", class_counts)
-    values = check_real_vector(name, values).detach().to(torch.float64)
+    values = as_real_vector(name, values).detach().to(torch.float64)
     if len(values) == 0:
         raise ValueError(f"`{name}` must have at least one class, got an empty tensor")
-    nonpositive = torch.nonzero(values <= 0).flatten()
-    if len(nonpositive):
+    check_finite_values(name, values, eager=eager)
+    positive = values > 0
+
+    def which_class() -> str:
+        nonpositive = torch.nonzero(~positive).flatten()
         c = int(nonpositive[0])
         what = "examples" if name == "class_counts" else "probability"
-        raise ValueError(
-            f"`{name}` must be > 0 for every class, got {values[c].item()!r} for class {c}"
-            f" ({len(nonpositive)} class(es) with no {what})"
-        )
+        return f"{values[c].item()!r} for class {c} ({len(nonpositive)} class(es) with no {what})"
+
+    check_values(positive.all(), f"`{name}` must be > 0 for every class", which_class, eager=eager)
     total = values.sum()
-    if name == "class_prior" and abs(total.item() - 1.0) > _PRIOR_SUM_TOLERANCE:
-        raise ValueError(
-            f"`class_prior` must sum to 1 (within {_PRIOR_SUM_TOLERANCE}), got {total.item()!r}; "
-            "pass `class_counts` to normalise counts"
+    if name == "class_prior":
+        check_values(
+            (total - 1.0).abs() <= _PRIOR_SUM_TOLERANCE,
+            f"`class_prior` must sum to 1 (within {_PRIOR_SUM_TOLERANCE})",
+            lambda: f"{total.item()!r}; pass `class_counts` to normalise counts",
+            eager=eager,
         )
     return values.log() - total.log()
+
+
+def _checked_log_prior(log_prior: Any) -> torch.Tensor:
+    """``LogitAdjustedLoss.log_prior`` when set: a finite 1-D vector (``log pi`` up to a constant)."""
+    log_prior = as_real_vector("log_prior", log_prior)
+    check_finite_values("log_prior", log_prior, eager=True)
+    return log_prior
 
 
 def adjust_logits(
@@ -89,7 +107,7 @@ def adjust_logits(
         tensor([[2.1054, 3.3026]])
     """
     check_tensor("logits", logits, dtypes="float")
-    log_prior = _checked_log_prior(class_prior, class_counts, logits)
+    log_prior = _log_prior_for(class_prior, class_counts, logits)
     tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
     return logits - (tau * _class_view(log_prior, logits)).to(logits.dtype)
 
@@ -134,7 +152,7 @@ def logit_adjusted_loss(
         >>> loss.backward()
     """
     check_tensor("input", input, dtypes="float")
-    log_prior = _checked_log_prior(class_prior, class_counts, input)
+    log_prior = _log_prior_for(class_prior, class_counts, input)
     tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
     return _adjusted_cross_entropy(
         input,
@@ -146,6 +164,7 @@ def logit_adjusted_loss(
         label_smoothing=label_smoothing,
         sample_weight=sample_weight,
         soft_weight_normalization=soft_weight_normalization,
+        weight_checked=False,
     )
 
 
@@ -184,8 +203,9 @@ def balanced_softmax_loss(
     )
 
 
-def _checked_log_prior(class_prior: Any, class_counts: Any, logits: torch.Tensor) -> torch.Tensor:
-    log_prior = _log_class_prior(class_prior, class_counts)
+def _log_prior_for(class_prior: Any, class_counts: Any, logits: torch.Tensor) -> torch.Tensor:
+    """``log pi`` for one call, checked per call (no host read) and against ``logits``' classes."""
+    log_prior = _log_class_prior(class_prior, class_counts, eager=False)
     if logits.ndim == 0:
         raise ValueError("`input` must have shape (C,), (N, C) or (N, C, d1, ...), got a 0-dim tensor")
     num_classes = logits.shape[1] if logits.ndim >= 2 else logits.shape[0]
@@ -207,11 +227,12 @@ def _class_view(vector: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 def _adjusted_cross_entropy(input: torch.Tensor, target: torch.Tensor, shift: torch.Tensor, **kwargs: Any) -> torch.Tensor:
     """Cross-entropy of ``input + shift`` with the shift in the loss's compute dtype."""
     shifted = input + _class_view(shift, input).to(compute_dtype(input.dtype))
-    return cross_entropy(shifted, target, **kwargs)
+    return cross_entropy_core(shifted, target, **kwargs)
 
 
 class LogitAdjustedLoss(CrossEntropyOptions):
-    """Module form of :func:`logit_adjusted_loss`; ``log_prior`` and ``weight`` are buffers.
+    """Module form of :func:`logit_adjusted_loss`; ``log_prior`` and ``weight`` are buffers,
+    checked when set (also when assigned later), not per call.
 
     Args:
         class_prior / class_counts: exactly one, ``(C,)``, all > 0 (a prior sums to 1).
@@ -230,6 +251,8 @@ class LogitAdjustedLoss(CrossEntropyOptions):
         >>> logits.grad[1, 1] < 0  # the rare class is pushed up harder
         tensor(True)
     """
+
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
 
     def __init__(
         self,
@@ -250,7 +273,7 @@ class LogitAdjustedLoss(CrossEntropyOptions):
             label_smoothing=label_smoothing,
             soft_weight_normalization=soft_weight_normalization,
         )
-        self.register_buffer("log_prior", _log_class_prior(class_prior, class_counts))  # float64, cast per call
+        self.log_prior = _log_class_prior(class_prior, class_counts, eager=True)  # float64, cast per call
         self.tau = check_float("tau", tau, min=0.0)
 
     def forward(
@@ -264,7 +287,7 @@ class LogitAdjustedLoss(CrossEntropyOptions):
                 f"got shape {tuple(input.shape)}"
             )
         return _adjusted_cross_entropy(
-            input, target, self.tau * self.log_prior, sample_weight=sample_weight, **self.options()
+            input, target, self.tau * self.log_prior, sample_weight=sample_weight, weight_checked=True, **self.options()
         )
 
     def extra_repr(self) -> str:
