@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validate import check_tensor, describe
+from .._validate import check_tensor
 
-__all__ = ["check_images", "check_generator", "block_rows", "box_keep", "box_area", "blend"]
+__all__ = ["check_images", "block_rows", "box_keep", "box_area", "blend"]
 
 _BLOCK_ELEMENTS = 1 << 20  # a CPU block: 4 MB of float32, small enough to stay in cache
 
@@ -28,17 +28,6 @@ def check_images(images: Tensor) -> Tensor:
     if images.shape[2] < 1 or images.shape[3] < 1:
         raise ValueError(f"`images` must have at least one pixel, got shape {tuple(images.shape)}")
     return images
-
-
-def check_generator(generator: torch.Generator | None) -> torch.Generator | None:
-    """``generator`` must be ``None`` or a CPU ``torch.Generator`` (parameters are drawn on the CPU)."""
-    if generator is None:
-        return None
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None, got {describe(generator)}")
-    if generator.device.type != "cpu":
-        raise ValueError(f"`generator` must be a CPU generator, got one on {generator.device}")
-    return generator
 
 
 def block_rows(x: Tensor) -> int:
