@@ -420,9 +420,7 @@ class CutMix(BatchTransformBase):
     ``images, targets, masks = cut(images, labels, masks)``.
 
     Args:
-        seed: int for a reproducible stream per DataLoader worker and rank (``0`` is a
-            seed like any other); ``None`` (default) draws fresh entropy. With workers that
-            are not persistent call ``set_epoch(epoch)`` before each epoch.
+        seed: as :class:`MixUp`.
 
     Example:
         >>> cut = CutMix(num_classes=10, seed=0)
@@ -463,9 +461,7 @@ class MixUpOrCutMix(BatchTransformBase):
     timm's ``mode='elem'`` but in one vectorised pass; other arguments as :func:`mixup`.
 
     Args:
-        seed: int for a reproducible stream per DataLoader worker and rank (``0`` is a
-            seed like any other); ``None`` (default) draws fresh entropy. With workers that
-            are not persistent call ``set_epoch(epoch)`` before each epoch.
+        seed: as :class:`MixUp`.
 
     Example:
         >>> mix = MixUpOrCutMix(num_classes=10, seed=0)
