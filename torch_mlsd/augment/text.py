@@ -168,10 +168,12 @@ def _mask(
     Every position gets its draws; ``torch.where`` picks. No host read, static shapes.
     """
     vocab_size, device = len(cfg.is_special), input_ids.device
-    ids = input_ids.long()  # in int64: a narrow dtype can neither wrap nor falsely fail the check
-    assert_values(((ids >= 0) & (ids < vocab_size)).all(),
-                  f"`input_ids` must be in [0, vocab_size={vocab_size}), got a {input_ids.dtype} tensor with values "
-                  "out of range")
+    if input_ids.numel():  # compared in int64: a narrow dtype can neither wrap nor falsely fail the check
+        low, high = torch.aminmax(input_ids)
+        assert_values((low.long() >= 0) & (high.long() < vocab_size),
+                      f"`input_ids` must be in [0, vocab_size={vocab_size}), got a {input_ids.dtype} tensor with "
+                      "values out of range")
+    ids = input_ids.long()
     # a uint8 gather is several times faster than bool indexing or isin on the CPU
     is_special = cfg.is_special.to(device).view(torch.uint8)
     candidates = candidates & (is_special.gather(0, ids.reshape(-1)).view_as(candidates) == 0)
