@@ -6,8 +6,8 @@ in between. The weight is ``(B, 1, 1, 1)`` for MixUp or a per-pixel ``(B, 1, H, 
 that is 0 inside the boxes. ``torch.lerp`` is vectorised on every device, unlike
 ``torch.where``, whose CPU kernel is about twice as slow; integer and bool tensors (uint8
 images, segmentation masks) take a 0/1 weight and are selected bitwise, also exactly.
-Erasing selects with ``torch.where`` on a bool map instead: a fill must replace whatever
-a pixel held (inf, NaN) and leave every other pixel bit for bit.
+Erasing selects on the bits instead (``torch.where`` being slower): a fill must replace
+whatever a pixel held (inf, NaN) and leave every other pixel bit for bit.
 """
 
 from __future__ import annotations

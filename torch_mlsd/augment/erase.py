@@ -3,7 +3,7 @@
 Both fill rectangles of each image with a value: zero, a constant (one number or one per
 channel) or per-pixel random values. The boxes of all samples become one weight map
 ``(B, 1, H, W)`` (False inside a box) and the batch is written in one pass on the
-images' device, ``where(map, image, fill)``: pixels outside the boxes are copied exactly,
+images' device, selecting on the bits: pixels outside the boxes are copied exactly,
 whatever they hold. Shapes never depend on the boxes, so ``apply`` reads no value back to
 the host and compiles whole; per-pixel random values are drawn for the whole batch.
 
@@ -14,6 +14,7 @@ Convolutional Neural Networks with Cutout", 2017, https://arxiv.org/abs/1708.045
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,21 +162,35 @@ def _noise(images: Tensor, seed: int) -> Tensor:
     return torch.randint(0, 256, images.shape, dtype=images.dtype, device=images.device, generator=generator)
 
 
+_WORDS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}  # an integer per element size
+
+
+def _zero_bits(value: _Value) -> bool:
+    """True for fills whose bits are all zero (0.0, not -0.0): the fill step is then skipped."""
+    values = value if isinstance(value, tuple) else (value,)
+    return all(not isinstance(v, str) and v == 0 and math.copysign(1.0, v) > 0 for v in values)
+
+
 def _apply(images: Tensor, params: EraseParams, value: _Value, inplace: bool) -> Tensor:
     """Fill the boxes of ``params``, block by block (see :func:`._batch.block_rows`).
 
-    A select, not a blend: pixels outside the boxes are copied bit for bit (even inf or
-    NaN), pixels inside take the fill whatever they held.
+    A select on the bits, not a blend: ``(pixel & keep) | (fill & ~keep)`` with ``keep``
+    all ones outside the boxes, so pixels outside are copied bit for bit (even inf or NaN)
+    and pixels inside take the fill whatever they held, as fast as a lerp.
     """
     _, _, height, width = images.shape
+    word = _WORDS[images.element_size()]
     fill = _noise(images, params.noise_seed) if value == "random" else _fill(value, images)  # type: ignore[arg-type]
+    fill_bits = None if _zero_bits(value) else fill.view(word)
     per_row = fill.ndim == 4 and fill.shape[0] > 1
     out = images if inplace else torch.empty_like(images)
     step = block_rows(images)
     for a in range(0, len(images), step):
         rows = slice(a, a + step)
-        keep = box_keep(params.boxes[rows], height, width, torch.bool, images.device)
-        torch.where(keep, images[rows], fill[rows] if per_row else fill, out=out[rows])
+        keep = box_keep(params.boxes[rows], height, width, word, images.device).neg_()  # 1 -> all bits set
+        dst = torch.bitwise_and(images[rows].view(word), keep, out=out[rows].view(word))
+        if fill_bits is not None:
+            dst.bitwise_or_(keep.bitwise_not_() & (fill_bits[rows] if per_row else fill_bits))
     return out
 
 
