@@ -89,7 +89,7 @@ def test_apply_still_rejects_bad_values_on_the_cpu(name: str) -> None:
 
 def test_mask_tokens_and_collator_read_nothing_back() -> None:
     g = torch.Generator().manual_seed(0)
-    kwargs: dict[str, Any] = dict(vocab_size=50, mask_token_id=3, special_token_ids=[0, 1, 2])
+    kwargs: dict[str, Any] = {"vocab_size": 50, "mask_token_id": 3, "special_token_ids": [0, 1, 2]}
     assert host_reads(lambda: mask_tokens(IDS, generator=g, **kwargs)) == []
     assert host_reads(lambda: mask_tokens(IDS, exact_count=True, generator=g, **kwargs)) == []
     words = torch.arange(16).div(2, rounding_mode="floor").expand(4, 16)

@@ -94,8 +94,8 @@ def test_erasing_leaves_every_pixel_outside_the_boxes_bit_for_bit(dtype) -> None
 
 
 # -- MLM masking: ids in int64, any integer dtype ----------------------------------------------
-MLM = dict(mask_token_id=3, special_token_ids=[0, 1, 2], mlm_probability=0.5, mask_replace_prob=0.2,
-           random_replace_prob=0.6)
+MLM = {"mask_token_id": 3, "special_token_ids": [0, 1, 2], "mlm_probability": 0.5, "mask_replace_prob": 0.2,
+       "random_replace_prob": 0.6}
 
 
 @pytest.mark.parametrize(("dtype", "vocab"), [(torch.uint8, 1000), (torch.int16, 50000), (torch.int8, 300),
@@ -165,7 +165,7 @@ def test_mixup_on_features_that_require_grad_matches_a_hand_written_mix() -> Non
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     t = augment.MixUp(num_classes=3, seed=0)
     params = t.sample_params(h)
-    out, targets = t.apply(h, y, params)
+    out, _ = t.apply(h, y, params)
     lam = params.lam.view(-1, 1, 1, 1)
     by_hand = lam * h + (1 - lam) * h.roll(1, 0)
     torch.testing.assert_close(out, by_hand)
