@@ -9,6 +9,7 @@ shape of the batch they were drawn for, and ``apply`` rejects any other batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -21,7 +22,7 @@ from ._seeding import ProcessGenerator
 __all__ = ["BatchTransformBase", "check_params"]
 
 
-def check_params(params: Any, kind: type, batch: Tensor, name: str) -> None:
+def check_params(params: Any, kind: type[Any], batch: Tensor, name: str) -> None:
     """``params`` must be a ``kind`` drawn for a batch of ``batch``'s shape (``name``: the batch argument).
 
     ``params.shape`` is the shape ``sample_params`` saw (``None`` for parameters built by
@@ -43,6 +44,10 @@ class BatchTransformBase(nn.Module):
     part, on CPU generators); subclasses add ``apply`` (deterministic, compilable) and
     ``forward`` (``apply`` of fresh ``sample_params``).
     """
+
+    # ``apply(batch, ..., params)`` replaces ``nn.Module.apply(fn)`` (torchvision v2's split
+    # of a call); the transforms define it with their own signature.
+    apply: Callable[..., Any]  # type: ignore[assignment]
 
     def __init__(self, policy: NamedTuple, *, inplace: bool, seed: int | None) -> None:
         super().__init__()

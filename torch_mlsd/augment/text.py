@@ -431,7 +431,7 @@ def _flatten(name: str, sequences: list[Any]) -> Tensor:
     items = list(itertools.chain.from_iterable(sequences))
     if name == "word_ids":
         items = [-1 if w is None else w for w in items]
-    flat = np.array(items) if items else np.zeros(0, dtype=np.int64)
-    if flat.dtype.kind not in "iu":  # no silent truncation of floats, no bools taken for ids
-        raise TypeError(f"`{name}` must hold integers, got entries of dtype {flat.dtype}")
-    return torch.from_numpy(flat.astype(np.int64, copy=False))
+    values = np.array(items) if items else np.zeros(0, dtype=np.int64)
+    if values.dtype.kind not in "iu":  # no silent truncation of floats, no bools taken for ids
+        raise TypeError(f"`{name}` must hold integers, got entries of dtype {values.dtype}")
+    return torch.from_numpy(values.astype(np.int64, copy=False))
