@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from torch_mlsd.augment.image import cutmix, mixup, random_erasing
+from torch_mlsd.augment import cutmix, mixup, random_erasing
 
 Row = tuple[str, str, float, float, float, float]
 

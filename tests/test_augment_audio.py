@@ -198,7 +198,7 @@ def test_sample_params_then_apply_equals_forward(device):
     lengths = torch.tensor([80, 60, 40, 20, 10, 0], device=device)
     aug = SpecAugment(time_mask_param=30, freq_mask_param=6, num_time_masks=2, per_channel=True, mask_value="mean")
     params = aug.sample_params(x, lengths=lengths, generator=_gen(4))
-    assert params["time"].width.shape == (6, 2, 2) and params["freq"].start.device == x.device
+    assert params.time.width.shape == (6, 2, 2) and params.freq.start.device == x.device
     assert torch.equal(aug.apply(x, params, lengths=lengths), aug.apply(x, params, lengths=lengths))
     assert torch.equal(aug.apply(x.cpu(), params, lengths=lengths.cpu()), aug.apply(x, params, lengths=lengths).cpu())
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from torch_mlsd.augment import _batch
-from torch_mlsd.augment.image import Cutout, EraseParams, RandomErasing, cutout, random_erasing
+from torch_mlsd.augment import Cutout, EraseParams, RandomErasing, cutout, random_erasing
 
 stats = pytest.importorskip("scipy.stats")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from torch_mlsd.augment import _batch
-from torch_mlsd.augment.image import CutMix, MixParams, MixUp, MixUpOrCutMix, cutmix, mixup
+from torch_mlsd.augment import CutMix, MixParams, MixUp, MixUpOrCutMix, cutmix, mixup
 
 
 def gen(seed=0):

@@ -3,7 +3,8 @@
 Samplers: pickle, same seed -> same epoch, a new epoch -> a new order (where the order is
 random), ``len`` equals what an epoch yields, and a state_dict taken mid-epoch resumes to
 the uninterrupted run. Transforms: pickle, same seed -> same output, the input is never
-modified, dtype/shape/device are kept.
+modified, dtype/shape/device are kept; ``forward`` equals ``apply(sample_params(...))``,
+``apply`` reads no value back to the host and refuses parameters drawn for another shape.
 """
 
 import pickle
@@ -94,3 +95,28 @@ def test_transform_contract(name, device):
     assert not torch.equal(out[0], inputs[0]), "the transform must change something with these settings"
     copy = pickle.loads(pickle.dumps(make()))
     assert all(torch.equal(x, y) for x, y in zip(out, _as_tuple(copy(*inputs)))), "a pickled copy draws the same"
+
+
+def _shrunk(t):
+    """The same kind of batch with one element fewer along the last axis."""
+    return t[..., :-1].contiguous() if t.is_floating_point() else t
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_transform_split_contract(name, device):
+    """``forward`` is ``apply(sample_params(...))``; ``apply`` reads nothing back and refuses
+    parameters drawn for a batch of another shape."""
+    from tests._host_reads import host_reads
+
+    make, data = TRANSFORMS[name]
+    inputs = tuple(t.to(device) for t in data())
+    t = make()
+    params = t.sample_params(inputs[0])
+    labels = inputs[1:] if "Mix" in name else ()  # the mixing transforms' apply takes the labels
+    args = (inputs[0], *labels, params)
+    out = _as_tuple(t.apply(*args))
+    assert all(torch.equal(x, y) for x, y in zip(out, _as_tuple(make()(*inputs)))), "forward == apply(sample_params)"
+    assert host_reads(lambda: t.apply(*args)) == [], "apply must not read values back to the host"
+    other = (_shrunk(inputs[0]), *labels, params)
+    with pytest.raises(ValueError, match="`params` must be drawn for"):
+        t.apply(*other)

@@ -2,25 +2,24 @@
 
 Every transform draws its random parameters per sample, vectorised, from an explicit seed
 or generator, and runs unchanged in a DataLoader worker (as a ``collate_fn``) or on a GPU
-batch.
+batch. The modules split a call in two: ``sample_params`` draws (on the CPU, outside any
+``torch.compile`` graph) and ``apply`` writes the batch without reading a value back to
+the host, so ``torch.compile(t.apply, fullgraph=True)`` traces it whole.
 """
 
-from .audio import AxisMasks, FrequencyMasking, SpecAugment, TimeMasking, frequency_mask, spec_augment, time_mask
-from .collate import BatchTransform, BatchTransformCollate, apply_batch_transforms, to_device
-from .image import (
-    CutMix,
-    Cutout,
-    EraseParams,
-    EraseValue,
-    MixParams,
-    MixUp,
-    MixUpOrCutMix,
-    RandomErasing,
-    cutmix,
-    cutout,
-    mixup,
-    random_erasing,
+from .audio import (
+    AxisMasks,
+    FrequencyMasking,
+    MaskParams,
+    SpecAugment,
+    TimeMasking,
+    frequency_mask,
+    spec_augment,
+    time_mask,
 )
+from .collate import BatchTransform, BatchTransformCollate, apply_batch_transforms, to_device
+from .erase import Cutout, EraseParams, EraseValue, RandomErasing, cutout, random_erasing
+from .mix import CutMix, MixParams, MixUp, MixUpOrCutMix, cutmix, mixup
 from .text import MaskedLMCollator, mask_tokens
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "FrequencyMasking",
     "SpecAugment",
     "AxisMasks",
+    "MaskParams",
     "mask_tokens",
     "MaskedLMCollator",
     "BatchTransform",

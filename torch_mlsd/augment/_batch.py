@@ -1,11 +1,13 @@
 """What the image augmentations share at call time: input checks, box weights, the blend kernel.
 
-One kernel writes every image transform: ``dst = lerp(other, own, weight)``, i.e. ``own``
-where the weight is 1, ``other`` where it is 0 (both exact) and a blend in between. The
-weight is ``(B, 1, 1, 1)`` for MixUp or a per-pixel ``(B, 1, H, W)`` map that is 0 inside
-the boxes. ``torch.lerp`` is vectorised on every device, unlike ``torch.where``, whose CPU
-kernel is several times slower than a copy; integer and bool tensors (uint8 images,
-segmentation masks) take a 0/1 weight and are selected bitwise, also exactly.
+One kernel writes the mixing transforms: ``dst = lerp(other, own, weight)``, i.e. ``own``
+where the weight is 1, ``other`` where it is 0 (both exact for finite values) and a blend
+in between. The weight is ``(B, 1, 1, 1)`` for MixUp or a per-pixel ``(B, 1, H, W)`` map
+that is 0 inside the boxes. ``torch.lerp`` is vectorised on every device, unlike
+``torch.where``, whose CPU kernel is about twice as slow; integer and bool tensors (uint8
+images, segmentation masks) take a 0/1 weight and are selected bitwise, also exactly.
+Erasing selects on the bits instead (``torch.where`` being slower): a fill must replace
+whatever a pixel held (inf, NaN) and leave every other pixel bit for bit.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validate import check_tensor, describe
+from .._validate import check_tensor
 
-__all__ = ["check_images", "check_generator", "block_rows", "box_keep", "box_area", "blend"]
+__all__ = ["check_images", "block_rows", "box_keep", "box_area", "blend"]
 
 _BLOCK_ELEMENTS = 1 << 20  # a CPU block: 4 MB of float32, small enough to stay in cache
 
@@ -28,17 +30,6 @@ def check_images(images: Tensor) -> Tensor:
     if images.shape[2] < 1 or images.shape[3] < 1:
         raise ValueError(f"`images` must have at least one pixel, got shape {tuple(images.shape)}")
     return images
-
-
-def check_generator(generator: torch.Generator | None) -> torch.Generator | None:
-    """``generator`` must be ``None`` or a CPU ``torch.Generator`` (parameters are drawn on the CPU)."""
-    if generator is None:
-        return None
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None, got {describe(generator)}")
-    if generator.device.type != "cpu":
-        raise ValueError(f"`generator` must be a CPU generator, got one on {generator.device}")
-    return generator
 
 
 def block_rows(x: Tensor) -> int:
@@ -55,8 +46,8 @@ def block_rows(x: Tensor) -> int:
 def box_keep(
     boxes: Tensor, height: int, width: int, dtype: torch.dtype, device: torch.device, scale: Tensor | None = None
 ) -> Tensor:
-    """``(B, 1, H, W)`` weight of ``dtype``: 0 inside any of the ``(B, N, 4)`` boxes of a sample,
-    else 1, or else ``scale`` ``(B,)`` when given.
+    """``(B, 1, H, W)`` weight of ``dtype``: 0 (False) inside any of the ``(B, N, 4)`` boxes of a
+    sample, else 1 (True), or else ``scale`` ``(B,)`` when given.
 
     A pixel is outside a box when its row or its column is, so the map is the elementwise
     maximum of a row vector and a column vector per box: one pass over ``B * H * W``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validate import check_tensor, describe
+from .._validate import assert_values, check_tensor
 
 __all__ = ["check_labels", "target_dtype", "mixed_targets"]
 
@@ -13,9 +13,9 @@ __all__ = ["check_labels", "target_dtype", "mixed_targets"]
 def check_labels(labels: Tensor, batch_size: int, num_classes: int | None) -> int:
     """Check ``labels`` against the batch; return the number of classes ``K``.
 
-    Class ids: an integer ``(B,)`` tensor with values in ``[0, num_classes)`` (the range
-    check reads the values, so it synchronises with a GPU). Probabilities: a ``(B, K)``
-    numeric tensor, ``K == num_classes`` when that is given.
+    Class ids: an integer ``(B,)`` tensor with values in ``[0, num_classes)``, checked by
+    a device-side assertion (no host read; see :func:`torch_mlsd._validate.assert_values`).
+    Probabilities: a ``(B, K)`` numeric tensor, ``K == num_classes`` when that is given.
     """
     check_tensor("labels", labels, ndim=(1, 2), dtypes="numeric")
     if labels.shape[0] != batch_size:
@@ -30,8 +30,9 @@ def check_labels(labels: Tensor, batch_size: int, num_classes: int | None) -> in
         raise TypeError(f"`labels` of shape (B,) must be integer class ids, got dtype {labels.dtype}")
     if num_classes is None:
         raise ValueError("`num_classes` must be given when `labels` are class ids of shape (B,), got None")
-    if batch_size and bool(((labels < 0) | (labels >= num_classes)).any()):
-        raise ValueError(f"`labels` must be in [0, {num_classes}), got {describe(labels)} with values out of range")
+    ids = labels.long()  # compared in int64: a narrow dtype cannot wrap num_classes
+    assert_values(((ids >= 0) & (ids < num_classes)).all(),
+                  f"`labels` must be in [0, {num_classes}), got a {labels.dtype} tensor with values out of range")
     return num_classes
 
 

@@ -28,18 +28,20 @@ Speech Recognition", Interspeech 2019, https://arxiv.org/abs/1904.08779
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, NamedTuple, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._random import make_generator, new_seed
-from .._validate import check_bool, check_choice, check_float, check_int, check_probability, check_tensor, describe
-from ._batch import block_rows, check_generator
-from ._seeding import ProcessGenerator
+from .._random import resolve_generator
+from .._validate import assert_values, check_bool, check_choice, check_float, check_int, check_probability, check_tensor
+from ._batch import block_rows
+from ._transform import BatchTransformBase, check_params
 
 __all__ = [
     "AxisMasks",
+    "MaskParams",
     "time_mask",
     "frequency_mask",
     "spec_augment",
@@ -60,6 +62,23 @@ class AxisMasks(NamedTuple):
 
     start: Tensor
     width: Tensor
+
+
+@dataclass(frozen=True)
+class MaskParams:
+    """The random part of one masking call, as drawn by ``sample_params`` (on the batch's device).
+
+    Attributes:
+        time: the time masks.
+        freq: the frequency masks.
+        shape: ``(B, C, F, T)`` of the batch they were drawn for (``(B, 1, F, T)`` for a
+            ``(B, F, T)`` batch); ``apply`` rejects any other batch (``None`` for
+            parameters built by hand).
+    """
+
+    time: AxisMasks
+    freq: AxisMasks
+    shape: tuple[int, ...] | None = None
 
 
 class _Axis(NamedTuple):
@@ -92,7 +111,8 @@ def _check_specgrams(specgrams: Tensor) -> Tensor:
 
 
 def _check_lengths(lengths: Tensor | None, x: Tensor) -> Tensor | None:
-    """``lengths`` on ``x``'s device, checked to be ``(B,)`` integers in ``[0, T]``."""
+    """``lengths`` on ``x``'s device as int64, checked to be ``(B,)`` integers in ``[0, T]``
+    (the range by a device-side assertion: no host read)."""
     if lengths is None:
         return None
     check_tensor("lengths", lengths, ndim=1, dtypes="integer")
@@ -100,8 +120,8 @@ def _check_lengths(lengths: Tensor | None, x: Tensor) -> Tensor | None:
     if lengths.shape[0] != batch:
         raise ValueError(f"`lengths` must have one entry per example ({batch}), got shape {tuple(lengths.shape)}")
     lengths = lengths.to(device=x.device, dtype=torch.int64)
-    if batch and bool(((lengths < 0) | (lengths > frames)).any()):
-        raise ValueError(f"`lengths` must be in [0, {frames}] (the time axis), got {describe(lengths)} out of range")
+    assert_values(((lengths >= 0) & (lengths <= frames)).all(),
+                  f"`lengths` must be in [0, {frames}] (the time axis), got values out of range")
     return lengths
 
 
@@ -140,15 +160,19 @@ class _Policy(NamedTuple):
     freq: _Axis
     p: float
     per_channel: bool
+    mask_value: MaskValue
+
+    def draw(self, specgrams: Tensor, generator: torch.Generator, *, lengths: Tensor | None = None) -> MaskParams:
+        x = _check_specgrams(specgrams)
+        return _sample(x, self, _check_lengths(lengths, x), generator)
 
 
-def _policy(time: _Axis, freq: _Axis, p: float, per_channel: bool) -> _Policy:
-    return _Policy(time, freq, check_probability("p", p), check_bool("per_channel", per_channel))
+def _policy(time: _Axis, freq: _Axis, p: float, per_channel: bool, mask_value: MaskValue) -> _Policy:
+    return _Policy(time, freq, check_probability("p", p), check_bool("per_channel", per_channel),
+                   _check_mask_value(mask_value))
 
 
-def _sample(
-    x: Tensor, policy: _Policy, lengths: Tensor | None, generator: torch.Generator
-) -> dict[str, AxisMasks]:
+def _sample(x: Tensor, policy: _Policy, lengths: Tensor | None, generator: torch.Generator) -> MaskParams:
     batch, channels, freq, frames = x.shape
     shape = (batch, channels if policy.per_channel else 1)
     time = _sample_axis(policy.time, shape, frames if lengths is None else lengths, generator, x.device)
@@ -156,24 +180,34 @@ def _sample(
     if policy.p < 1.0:
         keep = (torch.rand(batch, 1, 1, dtype=torch.float64, generator=generator) < policy.p).to(x.device)
         time, freq_masks = (AxisMasks(m.start, m.width * keep) for m in (time, freq_masks))
-    return {"time": time, "freq": freq_masks}
+    return MaskParams(time, freq_masks, tuple(x.shape))
 
 
-def _apply(
-    x: Tensor, params: dict[str, AxisMasks], mask_value: MaskValue, lengths: Tensor | None, inplace: bool
-) -> Tensor:
+def _check_params(params: MaskParams, x: Tensor) -> None:
+    check_params(params, MaskParams, x, "specgrams")
+    batch, channels = x.shape[:2]
+    for name, masks in (("time", params.time), ("freq", params.freq)):
+        for field, t in zip(("start", "width"), masks):
+            if t.ndim != 3 or t.shape[0] != batch or t.shape[1] not in (1, channels):
+                raise ValueError(f"`params.{name}.{field}` must have shape ({batch}, 1 or {channels}, K), "
+                                 f"got {tuple(t.shape)}")
+
+
+def _apply(x: Tensor, params: MaskParams, mask_value: MaskValue, lengths: Tensor | None, inplace: bool) -> Tensor:
     """Fill the union of the masks of ``params`` in ``x`` ``(B, C, F, T)`` in one pass.
 
     On the CPU the batch is written in blocks of about 1M elements, so the full-size mask
     of a block stays in cache and the only large allocation is the output.
     """
     _, _, freq, frames = x.shape
-    time, freq_masks = (AxisMasks(*(t.to(x.device) for t in params[k])) for k in ("time", "freq"))
-    # uint8 rather than bool: torch's broadcasting `|` and `&` are many times faster on it
-    time_mask = _interval_mask(time, frames).unsqueeze(2).view(torch.uint8)  # (B, C', 1, T)
-    freq_mask = _interval_mask(freq_masks, freq).unsqueeze(3).view(torch.uint8)  # (B, C', F, 1)
+    time, freq_masks = (AxisMasks(*(t.to(x.device) for t in m)) for m in (params.time, params.freq))
+    # eager: uint8 rather than bool, torch's broadcasting `|` and `&` are many times faster on it;
+    # compiled: bool, which inductor fuses (its CPU code cannot bit-cast uint8 to bool)
+    flags = torch.bool if torch.compiler.is_compiling() else torch.uint8
+    time_mask = _interval_mask(time, frames).unsqueeze(2).view(flags)  # (B, C', 1, T)
+    freq_mask = _interval_mask(freq_masks, freq).unsqueeze(3).view(flags)  # (B, C', F, 1)
     if lengths is not None:  # frequency masks cover the real frames only
-        real = (torch.arange(frames, device=x.device) < lengths[:, None, None, None]).view(torch.uint8)
+        real = (torch.arange(frames, device=x.device) < lengths[:, None, None, None]).view(flags)
         freq_mask = freq_mask & real  # (B, C', F, T)
     value = _mean_value(x, lengths) if mask_value == "mean" else x.new_full((), mask_value)
     out = x if inplace else torch.empty_like(x)
@@ -185,14 +219,20 @@ def _apply(
     return out
 
 
-def _run(
-    specgrams: Tensor, policy: _Policy, mask_value: MaskValue, lengths: Tensor | None,
-    generator: torch.Generator | None, inplace: bool,
+def _checked_apply(
+    specgrams: Tensor, params: MaskParams, mask_value: MaskValue, lengths: Tensor | None, inplace: bool
 ) -> Tensor:
+    """Check the batch against ``params`` and mask it (no tensor value is read back)."""
     x = _check_specgrams(specgrams)
-    lengths = _check_lengths(lengths, x)
-    params = _sample(x, policy, lengths, check_generator(generator) or make_generator(new_seed()))
-    return _apply(x, params, mask_value, lengths, inplace).view_as(specgrams)
+    _check_params(params, x)
+    return _apply(x, params, mask_value, _check_lengths(lengths, x), inplace).view_as(specgrams)
+
+
+def _run(
+    specgrams: Tensor, policy: _Policy, lengths: Tensor | None, generator: torch.Generator | None, inplace: bool
+) -> Tensor:
+    params = policy.draw(specgrams, resolve_generator(generator, "cpu"), lengths=lengths)
+    return _checked_apply(specgrams, params, policy.mask_value, lengths, inplace)
 
 
 def spec_augment(
@@ -234,7 +274,8 @@ def spec_augment(
         lengths: ``(B,)`` integer number of real frames of each example in a padded
             batch: time masks are drawn inside ``[0, length)`` and no mask touches the
             padding. ``None`` means all ``T`` frames are real.
-        generator: a CPU ``torch.Generator`` for the draws (default: fresh OS entropy).
+        generator: a CPU ``torch.Generator`` for the draws (default: fresh OS entropy;
+            see :func:`torch_mlsd._random.resolve_generator`).
         inplace: write into ``specgrams`` instead of a copy.
 
     Returns:
@@ -252,8 +293,9 @@ def spec_augment(
         _axis(("freq_mask_param", "num_freq_masks"), freq_mask_param, num_freq_masks),
         p,
         per_channel,
+        mask_value,
     )
-    return _run(specgrams, policy, _check_mask_value(mask_value), lengths, generator, check_bool("inplace", inplace))
+    return _run(specgrams, policy, lengths, generator, check_bool("inplace", inplace))
 
 
 def time_mask(
@@ -282,8 +324,8 @@ def time_mask(
         True
     """
     time = _axis(("mask_param", "num_masks"), mask_param, num_masks, max_proportion)
-    policy = _policy(time, _NO_AXIS, p, per_channel)
-    return _run(specgrams, policy, _check_mask_value(mask_value), lengths, generator, check_bool("inplace", inplace))
+    policy = _policy(time, _NO_AXIS, p, per_channel, mask_value)
+    return _run(specgrams, policy, lengths, generator, check_bool("inplace", inplace))
 
 
 def frequency_mask(
@@ -310,59 +352,33 @@ def frequency_mask(
         >>> bool(((y == 0).all(dim=-1).sum(dim=-1) < 10).all())
         True
     """
-    policy = _policy(_NO_AXIS, _axis(("mask_param", "num_masks"), mask_param, num_masks), p, per_channel)
-    return _run(specgrams, policy, _check_mask_value(mask_value), lengths, generator, check_bool("inplace", inplace))
+    policy = _policy(_NO_AXIS, _axis(("mask_param", "num_masks"), mask_param, num_masks), p, per_channel, mask_value)
+    return _run(specgrams, policy, lengths, generator, check_bool("inplace", inplace))
 
 
-class _Masking(nn.Module):
-    """Shared body of the masking modules: a policy, a mask value and a per-process stream."""
+# The three modules differ only in their settings: they share these methods.
+def _apply_method(
+    self: BatchTransformBase, specgrams: Tensor, params: MaskParams, *, lengths: Tensor | None = None
+) -> Tensor:
+    """Apply masks drawn by :meth:`sample_params` (deterministic, any device).
 
-    def __init__(
-        self, policy: _Policy, *, mask_value: MaskValue, seed: int | None, inplace: bool
-    ) -> None:
-        super().__init__()
-        self.policy = policy
-        self.mask_value = _check_mask_value(mask_value)
-        self.inplace = check_bool("inplace", inplace)
-        self.rng = ProcessGenerator(seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Restart the random stream from ``(seed, epoch, worker, rank)`` (see ``seed``)."""
-        self.rng.set_epoch(epoch)
-
-    def sample_params(
-        self, specgrams: Tensor, *, lengths: Tensor | None = None, generator: torch.Generator | None = None
-    ) -> dict[str, AxisMasks]:
-        """Draw the masks for a batch: ``{"time": AxisMasks, "freq": AxisMasks}`` on its device.
-
-        ``generator`` overrides the module's own stream (a CPU generator).
-        """
-        x = _check_specgrams(specgrams)
-        return _sample(x, self.policy, _check_lengths(lengths, x), check_generator(generator) or self.rng.get())
-
-    def apply(self, specgrams: Tensor, params: dict[str, AxisMasks], *, lengths: Tensor | None = None) -> Tensor:
-        """Apply masks drawn by :meth:`sample_params` (deterministic, any device)."""
-        x = _check_specgrams(specgrams)
-        return _apply(x, params, self.mask_value, _check_lengths(lengths, x), self.inplace).view_as(specgrams)
-
-    def forward(self, specgrams: Tensor, *, lengths: Tensor | None = None) -> Tensor:
-        """Mask a batch ``(B, F, T)`` or ``(B, C, F, T)``; ``lengths`` ``(B,)`` real frames per example.
-
-        ``lengths`` is keyword-only so that a ``(specgrams, labels)`` batch can never pass
-        its labels as lengths by position.
-        """
-        return _run(specgrams, self.policy, self.mask_value, lengths, self.rng.get(), self.inplace)
-
-    def extra_repr(self) -> str:
-        t, f = self.policy.time, self.policy.freq
-        return (
-            f"time_mask_param={t.mask_param}, num_time_masks={t.num_masks}, max_proportion={t.max_proportion}, "
-            f"freq_mask_param={f.mask_param}, num_freq_masks={f.num_masks}, mask_value={self.mask_value!r}, "
-            f"p={self.policy.p}, per_channel={self.policy.per_channel}, seed={self.rng.seed}, inplace={self.inplace}"
-        )
+    Reads no tensor value back to the host (the ``lengths`` range check is a device-side
+    assertion), so ``torch.compile(fullgraph=True)`` traces it whole. ``params`` must
+    have been drawn for a batch of this shape.
+    """
+    return _checked_apply(specgrams, params, self.policy.mask_value, lengths, self.inplace)  # type: ignore[attr-defined]
 
 
-class SpecAugment(_Masking):
+def _forward_method(self: BatchTransformBase, specgrams: Tensor, *, lengths: Tensor | None = None) -> Tensor:
+    """Mask a batch ``(B, F, T)`` or ``(B, C, F, T)``; ``lengths`` ``(B,)`` real frames per example.
+
+    ``lengths`` is keyword-only so that a ``(specgrams, labels)`` batch can never pass
+    its labels as lengths by position.
+    """
+    return self.apply(specgrams, self.sample_params(specgrams, lengths=lengths), lengths=lengths)
+
+
+class SpecAugment(BatchTransformBase):
     """Time and frequency masking with SpecAugment's LibriSpeech policy LB as defaults.
 
     Module form of :func:`spec_augment` (see it for every argument); each call draws new
@@ -403,11 +419,15 @@ class SpecAugment(_Masking):
             _axis(("freq_mask_param", "num_freq_masks"), freq_mask_param, num_freq_masks),
             p,
             per_channel,
+            mask_value,
         )
-        super().__init__(policy, mask_value=mask_value, seed=seed, inplace=inplace)
+        super().__init__(policy, inplace=inplace, seed=seed)
+
+    apply = _apply_method
+    forward = _forward_method
 
 
-class TimeMasking(_Masking):
+class TimeMasking(BatchTransformBase):
     """Independent time masks for every example (module form of :func:`time_mask`).
 
     Draws as torchaudio's ``TimeMasking(time_mask_param, iid_masks=True, p=max_proportion)``;
@@ -432,11 +452,14 @@ class TimeMasking(_Masking):
         inplace: bool = False,
     ) -> None:
         time = _axis(("time_mask_param", "num_masks"), time_mask_param, num_masks, max_proportion)
-        policy = _policy(time, _NO_AXIS, p, per_channel)
-        super().__init__(policy, mask_value=mask_value, seed=seed, inplace=inplace)
+        policy = _policy(time, _NO_AXIS, p, per_channel, mask_value)
+        super().__init__(policy, inplace=inplace, seed=seed)
+
+    apply = _apply_method
+    forward = _forward_method
 
 
-class FrequencyMasking(_Masking):
+class FrequencyMasking(BatchTransformBase):
     """Independent frequency masks for every example (module form of :func:`frequency_mask`).
 
     Draws as torchaudio's ``FrequencyMasking(freq_mask_param, iid_masks=True)``; ``p`` is
@@ -459,5 +482,8 @@ class FrequencyMasking(_Masking):
         seed: int | None = None,
         inplace: bool = False,
     ) -> None:
-        policy = _policy(_NO_AXIS, _axis(("freq_mask_param", "num_masks"), freq_mask_param, num_masks), p, per_channel)
-        super().__init__(policy, mask_value=mask_value, seed=seed, inplace=inplace)
+        freq = _axis(("freq_mask_param", "num_masks"), freq_mask_param, num_masks)
+        super().__init__(_policy(_NO_AXIS, freq, p, per_channel, mask_value), inplace=inplace, seed=seed)
+
+    apply = _apply_method
+    forward = _forward_method

@@ -2,9 +2,10 @@
 
 Both fill rectangles of each image with a value: zero, a constant (one number or one per
 channel) or per-pixel random values. The boxes of all samples become one weight map
-``(B, 1, H, W)`` (0 inside a box, 1 outside) and the batch is written in one pass on the
-images' device, ``lerp(fill, image, map)``; per-pixel random values are scattered into
-the boxes only, so only as many values are drawn as pixels are erased.
+``(B, 1, H, W)`` (False inside a box) and the batch is written in one pass on the
+images' device, selecting on the bits: pixels outside the boxes are copied exactly,
+whatever they hold. Shapes never depend on the boxes, so ``apply`` reads no value back to
+the host and compiles whole; per-pixel random values are drawn for the whole batch.
 
 References: Zhong et al., "Random Erasing Data Augmentation", AAAI 2020,
 https://arxiv.org/abs/1708.04896; DeVries and Taylor, "Improved Regularization of
@@ -13,19 +14,20 @@ Convolutional Neural Networks with Cutout", 2017, https://arxiv.org/abs/1708.045
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._random import make_generator, new_seed
+from .._random import make_generator, resolve_generator
 from .._validate import check_bool, check_choice, check_float, check_int, check_probability, describe
-from ._batch import blend, block_rows, box_area, box_keep, check_generator, check_images
+from ._batch import block_rows, box_keep, check_images
 from ._params import cutout_boxes, erasing_boxes, sample_coins
-from ._seeding import ProcessGenerator
+from ._transform import BatchTransformBase, check_params
 
 __all__ = ["EraseParams", "EraseValue", "random_erasing", "cutout", "RandomErasing", "Cutout"]
 
@@ -43,10 +45,13 @@ class EraseParams:
             Cutout); an empty box erases nothing.
         noise_seed: seeds the generator, on the images' device, of the per-pixel values of
             ``value="random"`` (so those values differ between CPU and CUDA; the boxes do not).
+        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``apply`` rejects any
+            other batch (``None`` for parameters built by hand).
     """
 
     boxes: Tensor
     noise_seed: int
+    shape: tuple[int, ...] | None = None
 
 
 class _ErasingPolicy(NamedTuple):
@@ -58,6 +63,9 @@ class _ErasingPolicy(NamedTuple):
     def boxes(self, n: int, height: int, width: int, generator: torch.Generator) -> Tensor:
         return erasing_boxes(n, height, width, self.scale, self.ratio, generator).unsqueeze(1)
 
+    def draw(self, images: Tensor, generator: torch.Generator) -> EraseParams:
+        return _sample(check_images(images).shape, self, generator)
+
 
 class _CutoutPolicy(NamedTuple):
     p: float
@@ -67,6 +75,9 @@ class _CutoutPolicy(NamedTuple):
 
     def boxes(self, n: int, height: int, width: int, generator: torch.Generator) -> Tensor:
         return cutout_boxes(n, self.n_holes, height, width, self.length, generator)
+
+    def draw(self, images: Tensor, generator: torch.Generator) -> EraseParams:
+        return _sample(check_images(images).shape, self, generator)
 
 
 _Policy = Union[_ErasingPolicy, _CutoutPolicy]
@@ -118,60 +129,83 @@ def _sample(shape: torch.Size, policy: _Policy, generator: torch.Generator) -> E
     applied = sample_coins(policy.p, n, generator)
     boxes = policy.boxes(n, height, width, generator) * applied[:, None, None]
     noise_seed = int(torch.randint(2**62, (), generator=generator))
-    return EraseParams(boxes.expand(batch, -1, 4), noise_seed)
+    return EraseParams(boxes.expand(batch, -1, 4), noise_seed, tuple(shape))
 
 
 def _fill(value: float | tuple[float, ...], images: Tensor) -> Tensor:
-    """The fill as a tensor of the images' dtype: 0-dim, or ``(1, C, 1, 1)`` per channel."""
-    fill = torch.tensor(value, dtype=torch.float64)
+    """The fill as a tensor of the images' dtype: 0-dim, or ``(1, C, 1, 1)`` per channel.
+
+    Values the dtype cannot hold are rejected (checked on the Python numbers, no host
+    read): a float16 fill of 1e5 would become inf and the blend NaN everywhere.
+    """
+    values = value if isinstance(value, tuple) else (value,)
     channels = images.shape[1]
-    if fill.ndim and len(fill) not in (1, channels):
-        raise ValueError(f"`value` must have 1 or C = {channels} entries, got {len(fill)}")
-    if not images.dtype.is_floating_point:
-        if bool(((fill < 0) | (fill > 255)).any()):
+    if len(values) not in (1, channels) and isinstance(value, tuple):
+        raise ValueError(f"`value` must have 1 or C = {channels} entries, got {len(values)}")
+    if images.dtype.is_floating_point:
+        largest = torch.finfo(images.dtype).max
+        if any(abs(v) > largest for v in values):
+            raise ValueError(f"`value` must be within +-{largest:g} for {images.dtype} images, got {value!r}")
+    else:
+        if any(not 0 <= v <= 255 for v in values):
             raise ValueError(f"`value` must be in [0, 255] for uint8 images, got {value!r}")
-        fill = fill.round()
-    fill = fill.to(device=images.device, dtype=images.dtype)
+        value = tuple(float(round(v)) for v in values) if isinstance(value, tuple) else float(round(value))
+    fill = torch.tensor(value, dtype=images.dtype, device=images.device)
     return fill.view(1, -1, 1, 1) if fill.ndim else fill
 
 
-def _noise(count: int, images: Tensor, seed: int) -> Tensor:
-    """``count`` per-pixel values: standard normal (torchvision's), uniform 0..255 for uint8."""
+def _noise(images: Tensor, seed: int) -> Tensor:
+    """Per-pixel values for the whole batch: standard normal (torchvision's), uniform 0..255 for uint8."""
     generator = make_generator(seed, images.device)
     if images.dtype.is_floating_point:
-        return torch.randn(count, dtype=images.dtype, device=images.device, generator=generator)
-    return torch.randint(0, 256, (count,), dtype=images.dtype, device=images.device, generator=generator)
+        return torch.randn(images.shape, dtype=images.dtype, device=images.device, generator=generator)
+    return torch.randint(0, 256, images.shape, dtype=images.dtype, device=images.device, generator=generator)
+
+
+_WORDS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}  # an integer per element size
+
+
+def _zero_bits(value: _Value) -> bool:
+    """True for fills whose bits are all zero (0.0, not -0.0): the fill step is then skipped."""
+    values = value if isinstance(value, tuple) else (value,)
+    return all(not isinstance(v, str) and v == 0 and math.copysign(1.0, v) > 0 for v in values)
 
 
 def _apply(images: Tensor, params: EraseParams, value: _Value, inplace: bool) -> Tensor:
-    """Fill the boxes of ``params``; constant fills go block by block (see :func:`._batch.block_rows`)."""
-    _, channels, height, width = images.shape
-    compute = images.dtype if images.dtype.is_floating_point else torch.float32
-    if value == "random":
-        out = images if inplace else images.clone()
-        keep = box_keep(params.boxes, height, width, compute, images.device)
-        count = channels * int(box_area(params.boxes).sum())  # >= the erased pixels (holes may overlap)
-        return out.masked_scatter_(keep == 0, _noise(count, images, params.noise_seed))
+    """Fill the boxes of ``params``, block by block (see :func:`._batch.block_rows`).
+
+    A select on the bits, not a blend: ``(pixel & keep) | (fill & ~keep)`` with ``keep``
+    all ones outside the boxes, so pixels outside are copied bit for bit (even inf or NaN)
+    and pixels inside take the fill whatever they held, as fast as a lerp.
+    """
+    _, _, height, width = images.shape
+    word = _WORDS[images.element_size()]
+    fill = _noise(images, params.noise_seed) if value == "random" else _fill(value, images)  # type: ignore[arg-type]
+    fill_bits = None if _zero_bits(value) else fill.view(word)
+    per_row = fill.ndim == 4 and fill.shape[0] > 1
     out = images if inplace else torch.empty_like(images)
-    fill = _fill(value, images)  # type: ignore[arg-type]
     step = block_rows(images)
     for a in range(0, len(images), step):
-        keep = box_keep(params.boxes[a:a + step], height, width, compute, images.device)
-        blend(out[a:a + step], images[a:a + step], fill, keep)
+        rows = slice(a, a + step)
+        keep = box_keep(params.boxes[rows], height, width, word, images.device).neg_()  # 1 -> all bits set
+        dst = torch.bitwise_and(images[rows].view(word), keep, out=out[rows].view(word))
+        if fill_bits is not None:
+            dst.bitwise_or_(keep.bitwise_not_() & (fill_bits[rows] if per_row else fill_bits))
     return out
 
 
-def _check_params(params: EraseParams, batch: int) -> None:
-    if not isinstance(params, EraseParams):
-        raise TypeError(f"`params` must be EraseParams, got {type(params).__name__}")
-    if params.boxes.ndim != 3 or params.boxes.shape[0] != batch or params.boxes.shape[2] != 4:
-        raise ValueError(f"`params.boxes` must have shape ({batch}, N, 4), got {tuple(params.boxes.shape)}")
+def _checked_apply(images: Tensor, params: EraseParams, value: _Value, inplace: bool) -> Tensor:
+    """Check the batch against ``params`` and erase it (no tensor value is read back)."""
+    check_images(images)
+    check_params(params, EraseParams, images, "images")
+    boxes = params.boxes
+    if boxes.ndim != 3 or boxes.shape[0] != images.shape[0] or boxes.shape[2] != 4:
+        raise ValueError(f"`params.boxes` must have shape ({images.shape[0]}, N, 4), got {tuple(boxes.shape)}")
+    return _apply(images, params, value, inplace)
 
 
 def _run(images: Tensor, policy: _Policy, value: _Value, inplace: bool, generator: torch.Generator | None) -> Tensor:
-    check_images(images)
-    generator = check_generator(generator) or make_generator(new_seed())
-    return _apply(images, _sample(images.shape, policy, generator), value, inplace)
+    return _checked_apply(images, policy.draw(images, resolve_generator(generator, "cpu")), value, inplace)
 
 
 # -- functional forms ------------------------------------------------------------------------
@@ -259,47 +293,30 @@ def cutout(
 
 
 # -- module forms --------------------------------------------------------------------------
-class _Erase(nn.Module):
-    """Shared body of the erasing modules: a policy, a fill value and a per-process stream."""
+# The two modules differ only in their settings: they share these methods.
+def _apply_method(self: BatchTransformBase, images: Tensor, params: EraseParams) -> Tensor:
+    """Erase with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree
+    except for the values of ``value="random"``).
 
-    def __init__(self, policy: _Policy, value: EraseValue, inplace: bool, seed: int | None) -> None:
-        super().__init__()
-        self.policy = policy
-        self.value = _check_value(value)
-        self.inplace = check_bool("inplace", inplace)
-        self.rng = ProcessGenerator(seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Restart the random stream from ``(seed, epoch, worker, rank)`` (see ``seed``)."""
-        self.rng.set_epoch(epoch)
-
-    def sample_params(self, images: Tensor, *, generator: torch.Generator | None = None) -> EraseParams:
-        """Draw the boxes for a batch like ``images`` (only its shape is read).
-
-        ``generator`` (a CPU generator) overrides the module's own stream.
-        """
-        check_images(images)
-        return _sample(images.shape, self.policy, check_generator(generator) or self.rng.get())
-
-    def apply(self, images: Tensor, params: EraseParams) -> Tensor:
-        """Erase with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree
-        except for the values of ``value="random"``)."""
-        check_images(images)
-        _check_params(params, images.shape[0])
-        return _apply(images, params, self.value, self.inplace)
-
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
-        """``images`` -> erased images; ``(images, labels)`` -> ``(erased images, labels)``
-        (labels returned unchanged, so it composes with the mixing transforms in a collate)."""
-        out = _run(images, self.policy, self.value, self.inplace, self.rng.get())
-        return out if labels is None else (out, labels)
-
-    def extra_repr(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.policy._asdict().items())
-        return f"{fields}, value={self.value!r}, inplace={self.inplace}, seed={self.rng.seed}"
+    Reads no tensor value back to the host, so ``torch.compile(fullgraph=True)`` traces it
+    whole (for a constant ``value``). ``params`` must have been drawn for this shape.
+    """
+    return _checked_apply(images, params, self.value, self.inplace)  # type: ignore[arg-type]
 
 
-class RandomErasing(_Erase):
+def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor | None = None
+                    ) -> Tensor | tuple[Tensor, Tensor]:
+    """``images`` -> erased images; ``(images, labels)`` -> ``(erased images, labels)``
+    (labels returned unchanged, so it composes with the mixing transforms in a collate)."""
+    out = self.apply(images, self.sample_params(images))
+    return out if labels is None else (out, labels)
+
+
+def _extra_repr(self: BatchTransformBase) -> str:
+    return f"{BatchTransformBase.extra_repr(self)}, value={self.value!r}"
+
+
+class RandomErasing(BatchTransformBase):
     """Random erasing as a batch transform (module form of :func:`random_erasing`, same arguments).
 
     Unlike torchvision's ``RandomErasing`` on a batch (one box for all images), every
@@ -327,10 +344,15 @@ class RandomErasing(_Erase):
         inplace: bool = False,
         seed: int | None = None,
     ) -> None:
-        super().__init__(_erasing_policy(p, scale, ratio, per_sample), value, inplace, seed)
+        super().__init__(_erasing_policy(p, scale, ratio, per_sample), inplace=inplace, seed=seed)
+        self.value = _check_value(value)
+
+    apply = _apply_method
+    forward = _forward_method
+    extra_repr = _extra_repr
 
 
-class Cutout(_Erase):
+class Cutout(BatchTransformBase):
     """Cutout as a batch transform (module form of :func:`cutout`, same arguments).
 
     Args:
@@ -354,4 +376,9 @@ class Cutout(_Erase):
         inplace: bool = False,
         seed: int | None = None,
     ) -> None:
-        super().__init__(_cutout_policy(p, length, n_holes, per_sample), value, inplace, seed)
+        super().__init__(_cutout_policy(p, length, n_holes, per_sample), inplace=inplace, seed=seed)
+        self.value = _check_value(value)
+
+    apply = _apply_method
+    forward = _forward_method
+    extra_repr = _extra_repr

@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._random import make_generator, new_seed
+from .._random import resolve_generator
 from .._validate import check_bool, check_choice, check_float, check_int, check_probability, check_tensor
-from ._batch import blend, block_rows, box_area, box_keep, check_generator, check_images
+from ._batch import blend, block_rows, box_area, box_keep, check_images
 from ._params import Pairing, cutmix_boxes, sample_beta, sample_coins, sample_partner
-from ._seeding import ProcessGenerator
 from ._targets import check_labels, mixed_targets, target_dtype
+from ._transform import BatchTransformBase, check_params
 
 __all__ = ["MixParams", "mixup", "cutmix", "MixUp", "CutMix", "MixUpOrCutMix"]
 
@@ -57,11 +57,14 @@ class MixParams:
             no sample of the batch gets a box (always for MixUp).
         partner: ``(B,)`` int64 index of each sample's partner, or ``None`` for the
             ``"roll"`` pairing: sample ``i`` takes sample ``i - 1``, sample 0 the last one.
+        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``apply`` rejects any
+            other batch (``None`` for parameters built by hand).
     """
 
     lam: Tensor | None
     boxes: Tensor | None
     partner: Tensor | None
+    shape: tuple[int, ...] | None = None
 
 
 class _Policy(NamedTuple):
@@ -71,11 +74,11 @@ class _Policy(NamedTuple):
     p: float
     per_sample: bool
     pairing: Pairing
-
-
-class _Targets(NamedTuple):
     num_classes: int | None
     label_smoothing: float
+
+    def draw(self, images: Tensor, generator: torch.Generator) -> MixParams:
+        return _sample(check_images(images).shape, self, generator)
 
 
 def _alpha(name: str, value: float) -> float:
@@ -83,7 +86,8 @@ def _alpha(name: str, value: float) -> float:
 
 
 def _policy(
-    mixup_alpha: float | None, cutmix_alpha: float | None, switch_prob: float, p: float, per_sample: bool, pairing: str
+    mixup_alpha: float | None, cutmix_alpha: float | None, switch_prob: float, p: float, per_sample: bool,
+    pairing: str, num_classes: int | None, label_smoothing: float,
 ) -> _Policy:
     return _Policy(
         mixup_alpha,
@@ -92,11 +96,6 @@ def _policy(
         check_probability("p", p),
         check_bool("per_sample", per_sample),
         check_choice("pairing", pairing, _PAIRINGS),  # type: ignore[arg-type]
-    )
-
-
-def _targets(num_classes: int | None, label_smoothing: float) -> _Targets:
-    return _Targets(
         check_int("num_classes", num_classes, min=1, allow_none=True),
         check_probability("label_smoothing", label_smoothing),
     )
@@ -122,7 +121,7 @@ def _sample(shape: torch.Size, policy: _Policy, generator: torch.Generator) -> M
         pasting = (applied & use_cutmix).unsqueeze(1)
         boxes = cutmix_boxes(sample_beta(policy.cutmix_alpha, n, generator), height, width, generator) * pasting
         boxes = boxes.expand(batch, 4)
-    return MixParams(lam, boxes, sample_partner(batch, policy.pairing, generator))
+    return MixParams(lam, boxes, sample_partner(batch, policy.pairing, generator), tuple(shape))
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -163,10 +162,18 @@ def _mix_pixels(x: Tensor, partner: Tensor | None, weight: _Weight, blends: bool
                 ) -> Tensor:
     """``lerp(x[partner], x, weight(rows))`` over the batch (see :func:`._batch.blend`).
 
+    A batch that requires grad (features in manifold mixup) is mixed out of place in one
+    differentiable ``lerp``, so gradients flow to both partners.
+
     Integer tensors that are blended (``blends``: weights other than 0 and 1) are mixed
     in float32 block by block and rounded to the nearest integer, ties to even; pasting
     alone copies their values exactly.
     """
+    if x.requires_grad and torch.is_grad_enabled():  # manifold mixup: one differentiable op
+        if inplace:
+            raise ValueError("`inplace` must be False for a batch that requires grad, got True")
+        other = x.roll(1, 0) if partner is None else x.index_select(0, partner.to(x.device))
+        return torch.lerp(other, x, weight(slice(0, len(x))))
     in_float = blends and not x.dtype.is_floating_point
 
     def kernel(dst: Tensor, own: Tensor, other: Tensor, rows: slice) -> None:
@@ -200,9 +207,9 @@ def _weights(params: MixParams, shape: torch.Size, dtype: torch.dtype, device: t
     return (lambda rows: box_keep(boxes[rows], height, width, dtype, device, None if lam is None else lam[rows])), own
 
 
-def _check_params(params: MixParams, batch: int) -> None:
-    if not isinstance(params, MixParams):
-        raise TypeError(f"`params` must be MixParams, got {type(params).__name__}")
+def _check_params(params: MixParams, images: Tensor) -> None:
+    check_params(params, MixParams, images, "images")
+    batch = images.shape[0]
     for name, value, shape in (("lam", params.lam, (batch,)), ("boxes", params.boxes, (batch, 4)),
                                ("partner", params.partner, (batch,))):
         if value is not None and tuple(value.shape) != shape:
@@ -238,16 +245,23 @@ def _apply(
     return out, targets, _mix_pixels(masks, params.partner, mask_weight, False, inplace, blocks=has_boxes)
 
 
-def _run(
-    images: Tensor, labels: Tensor, policy: _Policy, targets: _Targets, masks: Tensor | None,
-    inplace: bool, generator: torch.Generator | None,
+def _checked_apply(
+    images: Tensor, labels: Tensor, params: MixParams, masks: Tensor | None, policy: _Policy, inplace: bool
 ) -> tuple[Tensor, ...]:
+    """Check the batch against ``params`` and mix it (no tensor value is read back)."""
     check_images(images)
-    k = check_labels(labels, images.shape[0], targets.num_classes)
+    _check_params(params, images)
+    k = check_labels(labels, images.shape[0], policy.num_classes)
     _check_masks(masks, images, policy)
-    generator = check_generator(generator) or make_generator(new_seed())
-    params = _sample(images.shape, policy, generator)
-    return _apply(images, labels, params, k, targets.label_smoothing, masks, inplace)
+    return _apply(images, labels, params, k, policy.label_smoothing, masks, inplace)
+
+
+def _run(
+    images: Tensor, labels: Tensor, policy: _Policy, masks: Tensor | None, inplace: bool,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, ...]:
+    params = policy.draw(images, resolve_generator(generator, "cpu"))
+    return _checked_apply(images, labels, params, masks, policy, inplace)
 
 
 # -- functional forms ------------------------------------------------------------------------
@@ -298,10 +312,9 @@ def mixup(
         >>> xm.shape, t.shape, torch.allclose(t.sum(1), torch.ones(4))
         (torch.Size([4, 3, 8, 8]), torch.Size([4, 3]), True)
     """
-    policy = _policy(_alpha("alpha", alpha), None, 0.0, p, per_sample, pairing)
-    out = _run(images, labels, policy, _targets(num_classes, label_smoothing), None, check_bool("inplace", inplace),
-               generator)
-    return out  # type: ignore[return-value]
+    policy = _policy(_alpha("alpha", alpha), None, 0.0, p, per_sample, pairing, num_classes, label_smoothing)
+    images, targets = _run(images, labels, policy, None, check_bool("inplace", inplace), generator)
+    return images, targets
 
 
 def cutmix(
@@ -338,56 +351,31 @@ def cutmix(
         >>> bool(torch.allclose(xm.mean(dim=(1, 2, 3)), t[:, 1]))  # pasted area == target weight
         True
     """
-    policy = _policy(None, _alpha("alpha", alpha), 1.0, p, per_sample, pairing)
-    return _run(images, labels, policy, _targets(num_classes, label_smoothing), masks,
-                check_bool("inplace", inplace), generator)
+    policy = _policy(None, _alpha("alpha", alpha), 1.0, p, per_sample, pairing, num_classes, label_smoothing)
+    return _run(images, labels, policy, masks, check_bool("inplace", inplace), generator)
 
 
 # -- module forms --------------------------------------------------------------------------
-class _Mix(nn.Module):
-    """Shared body of the mixing modules: a policy, the target options and a per-process stream."""
+# The three modules differ only in their settings: they share these methods.
+def _apply_method(
+    self: BatchTransformBase, images: Tensor, labels: Tensor, params: MixParams, masks: Tensor | None = None
+) -> tuple[Tensor, ...]:
+    """Mix with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree).
 
-    def __init__(self, policy: _Policy, targets: _Targets, inplace: bool, seed: int | None) -> None:
-        super().__init__()
-        self.policy = policy
-        self.targets = targets
-        self.inplace = check_bool("inplace", inplace)
-        self.rng = ProcessGenerator(seed)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Restart the random stream from ``(seed, epoch, worker, rank)`` (see ``seed``)."""
-        self.rng.set_epoch(epoch)
-
-    def sample_params(self, images: Tensor, *, generator: torch.Generator | None = None) -> MixParams:
-        """Draw the parameters for a batch like ``images`` (only its shape is read).
-
-        ``generator`` (a CPU generator) overrides the module's own stream.
-        """
-        check_images(images)
-        return _sample(images.shape, self.policy, check_generator(generator) or self.rng.get())
-
-    def apply(self, images: Tensor, labels: Tensor, params: MixParams, masks: Tensor | None = None
-              ) -> tuple[Tensor, ...]:
-        """Mix with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree)."""
-        check_images(images)
-        _check_params(params, images.shape[0])
-        k = check_labels(labels, images.shape[0], self.targets.num_classes)
-        _check_masks(masks, images, self.policy)
-        return _apply(images, labels, params, k, self.targets.label_smoothing, masks, self.inplace)
-
-    def forward(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """``(images (B, C, H, W), labels (B,) or (B, K))`` -> ``(mixed images, (B, K) targets)``."""
-        out = _run(images, labels, self.policy, self.targets, None, self.inplace, self.rng.get())
-        return out  # type: ignore[return-value]
-
-    def extra_repr(self) -> str:
-        pol, tgt = self.policy, self.targets
-        return (f"mixup_alpha={pol.mixup_alpha}, cutmix_alpha={pol.cutmix_alpha}, switch_prob={pol.switch_prob}, "
-                f"p={pol.p}, per_sample={pol.per_sample}, pairing={pol.pairing!r}, num_classes={tgt.num_classes}, "
-                f"label_smoothing={tgt.label_smoothing}, inplace={self.inplace}, seed={self.rng.seed}")
+    Reads no tensor value back to the host (the class-id range check is a device-side
+    assertion), so ``torch.compile(fullgraph=True)`` traces it whole. ``params`` must have
+    been drawn for a batch of this shape.
+    """
+    return _checked_apply(images, labels, params, masks, self.policy, self.inplace)  # type: ignore[arg-type]
 
 
-class MixUp(_Mix):
+def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(images (B, C, H, W), labels (B,) or (B, K))`` -> ``(mixed images, (B, K) targets)``."""
+    out, targets = self.apply(images, labels, self.sample_params(images))
+    return out, targets
+
+
+class MixUp(BatchTransformBase):
     """MixUp as a batch transform (module form of :func:`mixup`, whose arguments it takes).
 
     Call it as ``images, targets = mix(images, labels)`` on a batch on any device, or in
@@ -418,20 +406,21 @@ class MixUp(_Mix):
         inplace: bool = False,
         seed: int | None = None,
     ) -> None:
-        policy = _policy(_alpha("alpha", alpha), None, 0.0, p, per_sample, pairing)
-        super().__init__(policy, _targets(num_classes, label_smoothing), inplace, seed)
+        policy = _policy(_alpha("alpha", alpha), None, 0.0, p, per_sample, pairing, num_classes, label_smoothing)
+        super().__init__(policy, inplace=inplace, seed=seed)
+
+    apply = _apply_method
+    forward = _forward_method
 
 
-class CutMix(_Mix):
+class CutMix(BatchTransformBase):
     """CutMix as a batch transform (module form of :func:`cutmix`, whose arguments it takes).
 
     ``images, targets = cut(images, labels)``, or with segmentation masks
     ``images, targets, masks = cut(images, labels, masks)``.
 
     Args:
-        seed: int for a reproducible stream per DataLoader worker and rank (``0`` is a
-            seed like any other); ``None`` (default) draws fresh entropy. With workers that
-            are not persistent call ``set_epoch(epoch)`` before each epoch.
+        seed: as :class:`MixUp`.
 
     Example:
         >>> cut = CutMix(num_classes=10, seed=0)
@@ -453,17 +442,17 @@ class CutMix(_Mix):
         inplace: bool = False,
         seed: int | None = None,
     ) -> None:
-        policy = _policy(None, _alpha("alpha", alpha), 1.0, p, per_sample, pairing)
-        super().__init__(policy, _targets(num_classes, label_smoothing), inplace, seed)
+        policy = _policy(None, _alpha("alpha", alpha), 1.0, p, per_sample, pairing, num_classes, label_smoothing)
+        super().__init__(policy, inplace=inplace, seed=seed)
 
-    def forward(  # type: ignore[override]
-        self, images: Tensor, labels: Tensor, masks: Tensor | None = None
-    ) -> tuple[Tensor, ...]:
+    apply = _apply_method
+
+    def forward(self, images: Tensor, labels: Tensor, masks: Tensor | None = None) -> tuple[Tensor, ...]:
         """``(images, labels[, masks])`` -> ``(images, targets[, masks])``."""
-        return _run(images, labels, self.policy, self.targets, masks, self.inplace, self.rng.get())
+        return self.apply(images, labels, self.sample_params(images), masks)
 
 
-class MixUpOrCutMix(_Mix):
+class MixUpOrCutMix(BatchTransformBase):
     """MixUp or CutMix, chosen per sample (or per batch) with probability ``switch_prob`` for CutMix.
 
     The defaults are timm's ``Mixup``: ``mixup_alpha=0.8``, ``cutmix_alpha=1.0``,
@@ -472,9 +461,7 @@ class MixUpOrCutMix(_Mix):
     timm's ``mode='elem'`` but in one vectorised pass; other arguments as :func:`mixup`.
 
     Args:
-        seed: int for a reproducible stream per DataLoader worker and rank (``0`` is a
-            seed like any other); ``None`` (default) draws fresh entropy. With workers that
-            are not persistent call ``set_epoch(epoch)`` before each epoch.
+        seed: as :class:`MixUp`.
 
     Example:
         >>> mix = MixUpOrCutMix(num_classes=10, seed=0)
@@ -498,5 +485,8 @@ class MixUpOrCutMix(_Mix):
         seed: int | None = None,
     ) -> None:
         policy = _policy(_alpha("mixup_alpha", mixup_alpha), _alpha("cutmix_alpha", cutmix_alpha), switch_prob, p,
-                         per_sample, pairing)
-        super().__init__(policy, _targets(num_classes, label_smoothing), inplace, seed)
+                         per_sample, pairing, num_classes, label_smoothing)
+        super().__init__(policy, inplace=inplace, seed=seed)
+
+    apply = _apply_method
+    forward = _forward_method

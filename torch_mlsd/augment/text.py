@@ -9,7 +9,12 @@ original id, every other label is ``ignore_index``.
 
 Random tokens are drawn uniformly from the ids that are *not* special (nor ``[MASK]``
 nor padding), unlike transformers' collator, which may emit them (transformers #15342):
-a draw ``r`` from ``[0, vocab_size - n_special)`` indexes the sorted table of allowed ids.
+a draw ``r`` from ``[0, vocab_size - n_special)`` becomes the ``r``-th allowed id.
+
+Shapes are static: every position gets its draws and the result is selected with
+``torch.where``, so the cost does not depend on how many tokens are masked and no value
+is read back to the host (the id range check is a device-side assertion); ids are
+computed in int64 whatever their dtype.
 
 With ``mask_replace_prob=0`` and ``random_replace_prob=1`` the same function is plain
 random-token replacement augmentation: ``mlm_probability`` of the tokens are replaced,
@@ -30,8 +35,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import default_collate
 
-from .._random import make_generator, new_seed
-from .._validate import check_bool, check_choice, check_int, check_probability, check_tensor, describe
+from .._random import resolve_generator
+from .._validate import assert_values, check_bool, check_choice, check_int, check_probability, check_tensor, describe
 from ._seeding import ProcessGenerator
 
 __all__ = ["mask_tokens", "MaskedLMCollator"]
@@ -44,7 +49,7 @@ _TOKEN_FIELDS = {"attention_mask": 0, "special_tokens_mask": 1, "word_ids": -1, 
 class _Config(NamedTuple):
     mask_token_id: int
     is_special: Tensor  # (vocab_size,) bool: never chosen, never drawn (incl. [MASK] and padding)
-    allowed: Tensor  # sorted int64 ids a random replacement may take
+    skips: Tensor  # (n_special,) int64: allowed ids below each sorted special id
     mlm_probability: float
     mask_replace_prob: float
     random_replace_prob: float
@@ -85,7 +90,7 @@ def _config(
     return _Config(
         mask_token_id,
         is_special,
-        torch.nonzero(~is_special).squeeze(1),
+        torch.tensor(sorted(ids), dtype=torch.int64) - torch.arange(len(ids)),
         check_probability("mlm_probability", mlm_probability),
         mask_replace_prob,
         random_replace_prob,
@@ -95,8 +100,21 @@ def _config(
 
 
 def _uniform(shape: torch.Size, generator: torch.Generator, device: torch.device) -> Tensor:
-    """U[0, 1) float32 drawn on the generator's device, returned on ``device``."""
-    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+    """U[0, 1) float32 drawn on ``device`` (the generator's)."""
+    return torch.rand(shape, generator=generator, device=device)
+
+
+def _random_ids(shape: torch.Size, cfg: _Config, generator: torch.Generator, device: torch.device) -> Tensor:
+    """Uniform int64 draws among the ids that are not special: ``r`` in ``[0, n_allowed)``
+    becomes the ``r``-th allowed id, ``r`` plus the number of special ids it passes."""
+    skips = cfg.skips.to(device)
+    r = torch.randint(len(cfg.is_special) - len(skips), shape, generator=generator, device=device)
+    return r + torch.searchsorted(skips, r, right=True)
+
+
+def _output_dtype(dtype: torch.dtype, vocab_size: int) -> torch.dtype:
+    """``dtype`` when it holds every id below ``vocab_size``, else int64 (the ids are widened)."""
+    return dtype if torch.iinfo(dtype).max >= vocab_size - 1 else torch.int64
 
 
 def _exact(units: Tensor, u: Tensor, probability: float) -> Tensor:
@@ -145,27 +163,29 @@ def _mask(
     word_ids: Tensor | None,
     generator: torch.Generator,
 ) -> tuple[Tensor, Tensor]:
-    """Vectorised masking of ``input_ids`` ``(B, L)`` among ``candidates``; new tensors out."""
-    if input_ids.numel():
+    """Vectorised masking of ``input_ids`` ``(B, L)`` among ``candidates``; new tensors out.
+
+    Every position gets its draws; ``torch.where`` picks. No host read, static shapes.
+    """
+    vocab_size, device = len(cfg.is_special), input_ids.device
+    if input_ids.numel():  # compared in int64: a narrow dtype can neither wrap nor falsely fail the check
         low, high = torch.aminmax(input_ids)
-        if low < 0 or high >= len(cfg.is_special):
-            raise ValueError(
-                f"`input_ids` must be in [0, vocab_size={len(cfg.is_special)}), got values in [{int(low)}, {int(high)}]"
-            )
+        assert_values((low.long() >= 0) & (high.long() < vocab_size),
+                      f"`input_ids` must be in [0, vocab_size={vocab_size}), got a {input_ids.dtype} tensor with "
+                      "values out of range")
+    ids = input_ids.long()
     # a uint8 gather is several times faster than bool indexing or isin on the CPU
-    is_special = cfg.is_special.to(input_ids.device).view(torch.uint8)
-    candidates = candidates & (is_special.gather(0, input_ids.reshape(-1).long()).view_as(candidates) == 0)
+    is_special = cfg.is_special.to(device).view(torch.uint8)
+    candidates = candidates & (is_special.gather(0, ids.reshape(-1)).view_as(candidates) == 0)
     chosen, v, width = _select(candidates, word_ids, cfg, generator)
-    labels = torch.where(chosen, input_ids, cfg.ignore_index).to(torch.int64)
+    labels = torch.where(chosen, ids, cfg.ignore_index)
     mask_below = cfg.mask_replace_prob * width
     random_below = mask_below + cfg.random_replace_prob * width
-    output = torch.where(chosen & (v < mask_below), cfg.mask_token_id, input_ids)
-    if random_below > mask_below:  # ids drawn only for the few tokens that take one (a GPU syncs)
+    output = torch.where(chosen & (v < mask_below), cfg.mask_token_id, ids)
+    if random_below > mask_below:
         to_random = chosen & (v >= mask_below) & (v < random_below)
-        n = int(to_random.count_nonzero())
-        index = torch.randint(len(cfg.allowed), (n,), generator=generator, device=generator.device)
-        output[to_random] = cfg.allowed.to(index.device)[index].to(device=input_ids.device, dtype=input_ids.dtype)
-    return output, labels
+        output = torch.where(to_random, _random_ids(ids.shape, cfg, generator, device), output)
+    return output.to(_output_dtype(input_ids.dtype, vocab_size)), labels
 
 
 def mask_tokens(
@@ -207,13 +227,14 @@ def mask_tokens(
         exact_count: choose exactly ``max(1, round(n * mlm_probability))`` of the ``n``
             candidates (or words) of every sequence instead of independent draws.
         ignore_index: label of the tokens that are not chosen (``nn.CrossEntropyLoss``'s).
-        generator: ``torch.Generator`` to draw from; numbers are drawn on its device and
-            moved to ``input_ids``' (default: a fresh one on that device, OS entropy).
-            On a GPU the call synchronises with the host twice (the id range check and the
-            number of random replacements).
+        generator: ``torch.Generator`` on ``input_ids``' device to draw from (default: a
+            fresh one there, OS entropy). The call never synchronises a GPU: the id range
+            check is a device-side assertion.
 
     Returns:
-        ``(masked_ids, labels)``: ``masked_ids`` has the dtype and device of ``input_ids``;
+        ``(masked_ids, labels)``: ``masked_ids`` on the device of ``input_ids``, with its
+        dtype when that dtype holds every id below ``vocab_size`` and int64 otherwise
+        (uint8 ids with ``vocab_size=1000`` come back as int64, never wrapped modulo 256);
         ``labels`` is int64 with the original id at chosen tokens, ``ignore_index`` elsewhere.
 
     Example:
@@ -236,11 +257,7 @@ def mask_tokens(
         candidates &= _check_like("special_tokens_mask", special_tokens_mask, input_ids).to(input_ids.device) == 0
     if word_ids is not None:
         word_ids = _check_like("word_ids", word_ids, input_ids, dtypes="integer").to(input_ids.device)
-    if generator is None:
-        generator = make_generator(new_seed(), input_ids.device)
-    elif not isinstance(generator, torch.Generator):
-        raise TypeError(f"`generator` must be a torch.Generator or None, got {describe(generator)}")
-    return _mask(input_ids, cfg, candidates, word_ids, generator)
+    return _mask(input_ids, cfg, candidates, word_ids, resolve_generator(generator, input_ids.device))
 
 
 def _check_like(name: str, value: Any, input_ids: Tensor, *, dtypes: str | None = None) -> Tensor:
@@ -311,6 +328,8 @@ class MaskedLMCollator:
         padding_side: PaddingSide = "right",
         seed: int | None = None,
     ) -> None:
+        vocab_size = check_int("vocab_size", vocab_size, min=1)  # type: ignore[assignment]
+        pad_token_id = check_int("pad_token_id", pad_token_id, min=0, max=vocab_size - 1)  # type: ignore[assignment]
         self.config = _config(
             vocab_size, mask_token_id, pad_token_id, special_token_ids, mlm_probability, mask_replace_prob,
             random_replace_prob, exact_count, ignore_index,
@@ -409,10 +428,10 @@ def _flatten(name: str, sequences: list[Any]) -> Tensor:
         if flat.dtype.is_floating_point or flat.dtype in (torch.bool, torch.complex64, torch.complex128):
             raise TypeError(f"`{name}` must hold integers, got a {flat.dtype} tensor")
         return flat.to(torch.int64)
-    items = itertools.chain.from_iterable(sequences)
+    items = list(itertools.chain.from_iterable(sequences))
     if name == "word_ids":
-        items = (-1 if w is None else w for w in items)
-    try:
-        return torch.from_numpy(np.fromiter(items, dtype=np.int64, count=sum(len(s) for s in sequences)))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must hold integers, got a non-integer entry ({exc})") from exc
+        items = [-1 if w is None else w for w in items]
+    values = np.array(items) if items else np.zeros(0, dtype=np.int64)
+    if values.dtype.kind not in "iu":  # no silent truncation of floats, no bools taken for ids
+        raise TypeError(f"`{name}` must hold integers, got entries of dtype {values.dtype}")
+    return torch.from_numpy(values.astype(np.int64, copy=False))
