@@ -26,6 +26,6 @@ def resolve_replicas_rank(num_replicas: int | None, rank: int | None) -> tuple[i
         rank = torch.distributed.get_rank() if is_distributed() else 0
     num_replicas = check_int("num_replicas", num_replicas, min=1)
     rank = check_int("rank", rank, min=0)
-    if rank >= num_replicas:  # type: ignore[operator]
+    if rank >= num_replicas:
         raise ValueError(f"`rank` must be in [0, num_replicas={num_replicas}), got {rank!r}")
-    return num_replicas, rank  # type: ignore[return-value]
+    return num_replicas, rank

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import torch
 
@@ -153,12 +153,15 @@ def check_probability(name: str, value: Any) -> float:
     return check_float(name, value, min=0.0, max=1.0)
 
 
-def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def check_choice(name: str, value: Any, choices: Collection[_Choice]) -> _Choice:
     """Check that ``value`` is one of ``choices``; the message lists them."""
     if not isinstance(value, str) or value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {allowed}, got {describe(value)}")
-    return value
+    return next(c for c in choices if c == value)  # the member itself, typed as the choices are
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -39,7 +39,7 @@ class ProcessGenerator:
 
     def set_epoch(self, epoch: int) -> None:
         """Restart the stream from ``(seed, epoch, worker, rank)``."""
-        self.epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+        self.epoch = check_int("epoch", epoch, min=0)
         self._generator = None
 
     def get(self) -> torch.Generator:

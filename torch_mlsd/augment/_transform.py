@@ -33,7 +33,8 @@ def check_params(params: Any, kind: type[Any], batch: Tensor, name: str) -> None
     drawn = params.shape
     if drawn is not None and tuple(drawn) != tuple(batch.shape):
         raise ValueError(
-            f"`params` must be drawn for `{name}` of shape {tuple(batch.shape)}, got params drawn for shape {tuple(drawn)}"
+            f"`params` must be drawn for `{name}` of shape {tuple(batch.shape)}, "
+            f"got params drawn for shape {tuple(drawn)}"
         )
 
 
@@ -47,7 +48,7 @@ class BatchTransformBase(nn.Module):
 
     # ``apply(batch, ..., params)`` replaces ``nn.Module.apply(fn)`` (torchvision v2's split
     # of a call); the transforms define it with their own signature.
-    apply: Callable[..., Any]  # type: ignore[assignment]
+    apply: Callable[..., Any]
 
     def __init__(self, policy: NamedTuple, *, inplace: bool, seed: int | None) -> None:
         super().__init__()

@@ -29,7 +29,7 @@ Speech Recognition", Interspeech 2019, https://arxiv.org/abs/1904.08779
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -50,7 +50,7 @@ __all__ = [
     "SpecAugment",
 ]
 
-MaskValue = Union[float, Literal["mean"]]
+MaskValue = float | Literal["mean"]
 
 
 class AxisMasks(NamedTuple):
@@ -93,8 +93,8 @@ _NO_AXIS = _Axis(0, 0, 1.0)
 def _axis(names: tuple[str, str], mask_param: int, num_masks: int, max_proportion: float = 1.0) -> _Axis:
     """Check one axis' settings; ``names`` are the caller's names for the first two."""
     return _Axis(
-        check_int(names[0], mask_param, min=0),  # type: ignore[arg-type]
-        check_int(names[1], num_masks, min=0),  # type: ignore[arg-type]
+        check_int(names[0], mask_param, min=0),
+        check_int(names[1], num_masks, min=0),
         check_probability("max_proportion", max_proportion),
     )
 
@@ -102,7 +102,7 @@ def _axis(names: tuple[str, str], mask_param: int, num_masks: int, max_proportio
 def _check_mask_value(mask_value: MaskValue) -> MaskValue:
     if isinstance(mask_value, str):
         return check_choice("mask_value", mask_value, ("mean",))  # type: ignore[return-value]
-    return check_float("mask_value", mask_value)  # type: ignore[return-value]
+    return check_float("mask_value", mask_value)
 
 
 def _check_specgrams(specgrams: Tensor) -> Tensor:
@@ -187,7 +187,7 @@ def _check_params(params: MaskParams, x: Tensor) -> None:
     check_params(params, MaskParams, x, "specgrams")
     batch, channels = x.shape[:2]
     for name, masks in (("time", params.time), ("freq", params.freq)):
-        for field, t in zip(("start", "width"), masks):
+        for field, t in zip(("start", "width"), masks, strict=False):
             if t.ndim != 3 or t.shape[0] != batch or t.shape[1] not in (1, channels):
                 raise ValueError(f"`params.{name}.{field}` must have shape ({batch}, 1 or {channels}, K), "
                                  f"got {tuple(t.shape)}")

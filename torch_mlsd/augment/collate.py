@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,9 +38,9 @@ from .._validate import describe
 
 __all__ = ["BatchTransform", "BatchTransformCollate", "apply_batch_transforms", "to_device"]
 
-Key = Union[int, str]
-Keys = Union[Sequence[Key], Mapping[str, Key]]
-TransformSpec = Union[Callable[..., Any], tuple[Callable[..., Any], Keys]]
+Key = int | str
+Keys = Sequence[Key] | Mapping[str, Key]
+TransformSpec = Callable[..., Any] | tuple[Callable[..., Any], Keys]
 
 
 def to_device(batch: Any, device: torch.device | str, *, non_blocking: bool = True) -> Any:
@@ -105,18 +105,18 @@ def _apply_one(batch: Any, transform: Callable[..., Any], keys: Keys | None) -> 
     keys = _default_keys(batch) if keys is None else keys
     fields = list(keys.values()) if isinstance(keys, Mapping) else list(keys)
     try:
-        inputs = [batch[k] for k in fields]
+        inputs = [batch[k] for k in fields]  # type: ignore[index]  # Mapping keys or positions, checked below
     except (KeyError, IndexError, TypeError) as exc:
         have = list(batch.keys()) if isinstance(batch, Mapping) else f"{len(batch)} fields"
         raise ValueError(f"`keys` must name fields of the batch ({have}), got {describe(keys)}") from exc
-    out = transform(**dict(zip(keys, inputs))) if isinstance(keys, Mapping) else transform(*inputs)
+    out = transform(**dict(zip(keys, inputs, strict=False))) if isinstance(keys, Mapping) else transform(*inputs)
     outs = (out,) if isinstance(out, Tensor) else tuple(out)
     if len(outs) > len(fields):
         raise ValueError(f"transform {transform!r} returned {len(outs)} outputs for {len(fields)} inputs")
     if isinstance(batch, Mapping):
-        return _rebuild_mapping(batch, {**batch, **dict(zip(fields, outs))})
+        return _rebuild_mapping(batch, {**batch, **dict(zip(fields, outs, strict=False))})
     items = list(batch)
-    for k, o in zip(fields, outs):
+    for k, o in zip(fields, outs, strict=False):
         items[k] = o  # type: ignore[index]
     return _rebuild_sequence(batch, items)
 
@@ -138,13 +138,12 @@ def apply_batch_transforms(batch: Any, transforms: Sequence[TransformSpec], *, k
 
 
 def _as_list(transforms: TransformSpec | Sequence[TransformSpec]) -> list[TransformSpec]:
-    if callable(transforms):
-        transforms = [transforms]
-    if not isinstance(transforms, Sequence):
+    specs: Sequence[Any] = [transforms] if callable(transforms) else transforms
+    if not isinstance(specs, Sequence):
         raise TypeError(f"`transforms` must be a callable or a sequence of them, got {describe(transforms)}")
-    for spec in transforms:
+    for spec in specs:
         _split(spec)
-    return list(transforms)
+    return list(specs)
 
 
 def _set_epoch(objects: Sequence[Any], epoch: int) -> None:

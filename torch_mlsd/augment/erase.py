@@ -18,7 +18,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -31,8 +31,8 @@ from ._transform import BatchTransformBase, check_params
 
 __all__ = ["EraseParams", "EraseValue", "random_erasing", "cutout", "RandomErasing", "Cutout"]
 
-EraseValue = Union[float, Sequence[float], Literal["random"]]
-_Value = Union[float, tuple[float, ...], str]
+EraseValue = float | Sequence[float] | Literal["random"]
+_Value = float | tuple[float, ...] | str
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class _CutoutPolicy(NamedTuple):
         return _sample(check_images(images).shape, self, generator)
 
 
-_Policy = Union[_ErasingPolicy, _CutoutPolicy]
+_Policy = _ErasingPolicy | _CutoutPolicy
 
 
 def _check_pair(name: str, value: object, *, low: float, high: float | None, low_open: bool) -> tuple[float, float]:
@@ -89,18 +89,18 @@ def _check_pair(name: str, value: object, *, low: float, high: float | None, low
         raise TypeError(f"`{name}` must be a (min, max) pair of numbers, got {describe(value)}")
     lo = check_float(f"{name}[0]", value[0], min=low, max=high, min_open=low_open)
     hi = check_float(f"{name}[1]", value[1], min=low, max=high, min_open=low_open)
-    if lo > hi:  # type: ignore[operator]
+    if lo > hi:
         raise ValueError(f"`{name}` must be (min, max) with min <= max, got {tuple(value)!r}")
-    return lo, hi  # type: ignore[return-value]
+    return lo, hi
 
 
 def _check_value(value: object) -> _Value:
     if isinstance(value, str):
         return check_choice("value", value, ("random",))
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return check_float("value", value)  # type: ignore[return-value]
+        return check_float("value", value)
     if isinstance(value, Sequence) and len(value) > 0:
-        return tuple(check_float(f"value[{i}]", v) for i, v in enumerate(value))  # type: ignore[misc]
+        return tuple(check_float(f"value[{i}]", v) for i, v in enumerate(value))
     raise TypeError(f"`value` must be a number, a non-empty sequence of numbers or 'random', got {describe(value)}")
 
 
@@ -116,8 +116,8 @@ def _erasing_policy(p: float, scale: object, ratio: object, per_sample: bool) ->
 def _cutout_policy(p: float, length: int, n_holes: int, per_sample: bool) -> _CutoutPolicy:
     return _CutoutPolicy(
         check_probability("p", p),
-        check_int("length", length, min=1),  # type: ignore[arg-type]
-        check_int("n_holes", n_holes, min=1),  # type: ignore[arg-type]
+        check_int("length", length, min=1),
+        check_int("n_holes", n_holes, min=1),
         check_bool("per_sample", per_sample),
     )
 

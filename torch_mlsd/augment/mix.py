@@ -42,7 +42,7 @@ from ._transform import BatchTransformBase, check_params
 
 __all__ = ["MixParams", "mixup", "cutmix", "MixUp", "CutMix", "MixUpOrCutMix"]
 
-_PAIRINGS = ("roll", "flip", "random")
+_PAIRINGS: tuple[Pairing, ...] = ("roll", "flip", "random")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class _Policy(NamedTuple):
 
 
 def _alpha(name: str, value: float) -> float:
-    return check_float(name, value, min=0.0, min_open=True)  # type: ignore[return-value]
+    return check_float(name, value, min=0.0, min_open=True)
 
 
 def _policy(
@@ -95,7 +95,7 @@ def _policy(
         check_probability("switch_prob", switch_prob),
         check_probability("p", p),
         check_bool("per_sample", per_sample),
-        check_choice("pairing", pairing, _PAIRINGS),  # type: ignore[arg-type]
+        check_choice("pairing", pairing, _PAIRINGS),
         check_int("num_classes", num_classes, min=1, allow_none=True),
         check_probability("label_smoothing", label_smoothing),
     )

@@ -68,14 +68,14 @@ def _config(
     exact_count: bool,
     ignore_index: int,
 ) -> _Config:
-    vocab_size = check_int("vocab_size", vocab_size, min=1)  # type: ignore[assignment]
-    mask_token_id = check_int("mask_token_id", mask_token_id, min=0, max=vocab_size - 1)  # type: ignore[assignment]
+    vocab_size = check_int("vocab_size", vocab_size, min=1)
+    mask_token_id = check_int("mask_token_id", mask_token_id, min=0, max=vocab_size - 1)
     if isinstance(special_token_ids, (str, bytes)) or not isinstance(special_token_ids, Iterable):
         raise TypeError(f"`special_token_ids` must be an iterable of ints, got {describe(special_token_ids)}")
     ids = {check_int("special_token_ids", i, min=0, max=vocab_size - 1) for i in special_token_ids}
     ids.add(mask_token_id)
     if pad_token_id is not None:
-        ids.add(check_int("pad_token_id", pad_token_id, min=0, max=vocab_size - 1))  # type: ignore[arg-type]
+        ids.add(check_int("pad_token_id", pad_token_id, min=0, max=vocab_size - 1))
     is_special = torch.zeros(vocab_size, dtype=torch.bool)
     is_special[sorted(ids)] = True
     mask_replace_prob = check_probability("mask_replace_prob", mask_replace_prob)
@@ -95,7 +95,7 @@ def _config(
         mask_replace_prob,
         random_replace_prob,
         check_bool("exact_count", exact_count),
-        check_int("ignore_index", ignore_index),  # type: ignore[arg-type]
+        check_int("ignore_index", ignore_index),
     )
 
 
@@ -328,15 +328,15 @@ class MaskedLMCollator:
         padding_side: PaddingSide = "right",
         seed: int | None = None,
     ) -> None:
-        vocab_size = check_int("vocab_size", vocab_size, min=1)  # type: ignore[assignment]
-        pad_token_id = check_int("pad_token_id", pad_token_id, min=0, max=vocab_size - 1)  # type: ignore[assignment]
+        vocab_size = check_int("vocab_size", vocab_size, min=1)
+        pad_token_id = check_int("pad_token_id", pad_token_id, min=0, max=vocab_size - 1)
         self.config = _config(
             vocab_size, mask_token_id, pad_token_id, special_token_ids, mlm_probability, mask_replace_prob,
             random_replace_prob, exact_count, ignore_index,
         )
         self.pad_token_id = pad_token_id
         self.pad_to_multiple_of = check_int("pad_to_multiple_of", pad_to_multiple_of, min=1, allow_none=True)
-        self.padding_side: PaddingSide = check_choice("padding_side", padding_side, ("right", "left"))  # type: ignore
+        self.padding_side: PaddingSide = check_choice("padding_side", padding_side, ("right", "left"))
         self.rng = ProcessGenerator(seed)
 
     def set_epoch(self, epoch: int) -> None:

@@ -90,7 +90,7 @@ def exact_duplicates(
     b = a if other is None else as_rows("other", other)
     if b.shape[1:] != a.shape[1:] or b.dtype != a.dtype or b.device != a.device:
         raise ValueError(f"`other` must have rows like `x` ({describe(x)}), got {describe(other)}")
-    max_bytes = check_int("max_bytes", max_bytes, min=1)  # type: ignore[assignment]
+    max_bytes = check_int("max_bytes", max_bytes, min=1)
     if len(a) == 0 or len(b) == 0:
         empty = torch.empty(0, dtype=torch.long, device=a.device)
         return empty, empty
@@ -161,7 +161,7 @@ def near_duplicates(
     a, b = as_rows("x", x, finite=True), as_rows("other", other, finite=True)
     if b.shape[1] != a.shape[1] or b.device != a.device:
         raise ValueError(f"`other` must have rows like `x` ({describe(x)}), got {describe(other)}")
-    threshold = check_float("threshold", threshold, min=-1.0, max=1.0)  # type: ignore[assignment]
+    threshold = check_float("threshold", threshold, min=-1.0, max=1.0)
     dtype = torch.float64 if a.dtype == torch.float64 else torch.float32
     a, b = a.to(dtype), b.to(dtype)
     if center:

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..features.fit_guard import FitGuard
 from .._validate import as_id_set, check_float, check_int, check_tensor, describe, show_items
+from ..features.fit_guard import FitGuard
 from ._inputs import as_labels, as_rows, as_times, unique_counts
 from .duplicates import MAX_BYTES, exact_duplicates, near_duplicates
 from .feature_power import feature_auc

@@ -28,7 +28,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import torch
 
@@ -353,7 +352,7 @@ def run_ordering_experiment(
 def _check_orders(orders: Sequence[str]) -> tuple[Order, ...]:
     if isinstance(orders, str) or not isinstance(orders, Sequence) or len(orders) == 0:
         raise ValueError(f"`orders` must be a non-empty sequence of orders from {ORDERS}, got {orders!r}")
-    checked = tuple(cast(Order, check_choice("orders", o, ORDERS)) for o in orders)
+    checked = tuple(check_choice("orders", o, ORDERS) for o in orders)
     if len(set(checked)) != len(checked):
         raise ValueError(f"`orders` must not repeat an order, got {list(orders)}")
     return checked

@@ -110,7 +110,7 @@ def sigmoid_focal(
             out.view(rows, cols)[r, c].copy_(loss)
         else:
             partial_sums.append(loss.sum())
-        if g is not None:
+        if g is not None and grad is not None:
             if w is not None:
                 g.mul_(w)
             torch.mul(g, scale if scale is not None else 1.0, out=grad.view(rows, cols)[r, c])
@@ -165,6 +165,7 @@ def _block(
     elif gamma == 1:
         loss = torch.mul(ce, m, out=ce_pos)
     else:
+        assert m_pow_minus_1 is not None  # gamma not in (0, 1)
         loss = torch.mul(m, m_pow_minus_1, out=ce_pos).mul_(ce)
     a_t = None
     if alpha is not None:
@@ -209,7 +210,7 @@ class SigmoidFocalFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         input: torch.Tensor,
         target: torch.Tensor,
@@ -234,7 +235,7 @@ class SigmoidFocalFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         if ctx.compiled:
             (grad,) = ctx.saved_tensors
             return grad * grad_output, None, None, None, None, None, None

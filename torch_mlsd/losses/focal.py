@@ -54,7 +54,7 @@ class _FocalTerm(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, log_p: torch.Tensor, gamma: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, log_p: torch.Tensor, gamma: float) -> torch.Tensor:
         ctx.gamma = gamma
         ctx.save_for_backward(log_p)
         if gamma == 0:
@@ -63,7 +63,7 @@ class _FocalTerm(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (log_p,) = ctx.saved_tensors
         gamma = ctx.gamma
         if gamma == 0:
@@ -184,7 +184,7 @@ def focal_loss_core(
         soft_weight_normalization=soft_weight_normalization,
         weight_checked=checked,
     )
-    gamma = check_float("gamma", gamma, min=0.0)  # type: ignore[assignment]
+    gamma = check_float("gamma", gamma, min=0.0)
     alpha_scale, alpha_vector = _alpha_for_call(alpha, batch, checked)
     class_scale = batch.weight
     if alpha_vector is not None:
@@ -284,7 +284,10 @@ class FocalLoss(CrossEntropyOptions):
         >>> loss.backward()
     """
 
-    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "alpha": _checked_alpha}
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        **CrossEntropyOptions.buffer_checks,
+        "alpha": _checked_alpha,
+    }
 
     def __init__(
         self,
@@ -313,7 +316,7 @@ class FocalLoss(CrossEntropyOptions):
         return focal_loss_core(
             input,
             target,
-            gamma=self.gamma,  # type: ignore[arg-type]
+            gamma=self.gamma,
             alpha=self.alpha,
             sample_weight=sample_weight,
             checked=True,
@@ -406,11 +409,13 @@ def binary_focal_loss_core(
     check_tensor("target", target)
     check_device("target", target, input.device)
     if target.shape != input.shape:
-        raise ValueError(f"`target` must have the shape of `input` {tuple(input.shape)}, got shape {tuple(target.shape)}")
+        raise ValueError(
+            f"`target` must have the shape of `input` {tuple(input.shape)}, got shape {tuple(target.shape)}"
+        )
     if target.is_complex():
         raise TypeError(f"`target` must have a real or bool dtype, got {target.dtype}")
     _check_binary_target(target)
-    gamma = check_float("gamma", gamma, min=0.0)  # type: ignore[assignment]
+    gamma = check_float("gamma", gamma, min=0.0)
     alpha = _binary_alpha(alpha)
     check_reduction(reduction)
     dtype = compute_dtype(input.dtype)
@@ -540,7 +545,7 @@ class BinaryFocalLoss(CheckedBuffers):
         return binary_focal_loss_core(
             input,
             target,
-            gamma=self.gamma,  # type: ignore[arg-type]
+            gamma=self.gamma,
             alpha=self.alpha,
             reduction=self.reduction,  # type: ignore[arg-type]
             pos_weight=self.pos_weight,

@@ -108,7 +108,7 @@ def adjust_logits(
     """
     check_tensor("logits", logits, dtypes="float")
     log_prior = _log_prior_for(class_prior, class_counts, logits)
-    tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
+    tau = check_float("tau", tau, min=0.0)
     return logits - (tau * _class_view(log_prior, logits)).to(logits.dtype)
 
 
@@ -153,7 +153,7 @@ def logit_adjusted_loss(
     """
     check_tensor("input", input, dtypes="float")
     log_prior = _log_prior_for(class_prior, class_counts, input)
-    tau = check_float("tau", tau, min=0.0)  # type: ignore[assignment]
+    tau = check_float("tau", tau, min=0.0)
     return _adjusted_cross_entropy(
         input,
         target,
@@ -224,7 +224,9 @@ def _class_view(vector: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return vector.to(logits.device).view(shape)
 
 
-def _adjusted_cross_entropy(input: torch.Tensor, target: torch.Tensor, shift: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+def _adjusted_cross_entropy(
+    input: torch.Tensor, target: torch.Tensor, shift: torch.Tensor, **kwargs: Any
+) -> torch.Tensor:
     """Cross-entropy of ``input + shift`` with the shift in the loss's compute dtype."""
     shifted = input + _class_view(shift, input).to(compute_dtype(input.dtype))
     return cross_entropy_core(shifted, target, **kwargs)
@@ -252,7 +254,10 @@ class LogitAdjustedLoss(CrossEntropyOptions):
         tensor(True)
     """
 
-    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {**CrossEntropyOptions.buffer_checks, "log_prior": _checked_log_prior}
+    buffer_checks: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        **CrossEntropyOptions.buffer_checks,
+        "log_prior": _checked_log_prior,
+    }
 
     def __init__(
         self,

@@ -58,7 +58,7 @@ __all__ = ["EpochSampler", "ShardMode", "shard_length"]
 
 T = TypeVar("T")
 ShardMode = Literal["pad", "drop", "uneven"]
-_SHARD_MODES = ("pad", "drop", "uneven")
+_SHARD_MODES: tuple[ShardMode, ...] = ("pad", "drop", "uneven")
 _CHUNK = 1 << 16
 
 
@@ -113,7 +113,7 @@ class EpochSampler(Sampler[T], Generic[T]):
     ) -> None:
         from_group = num_replicas is None and is_distributed()
         self.num_replicas, self.rank = resolve_replicas_rank(num_replicas, rank)
-        self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)  # type: ignore[assignment]
+        self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)
         seed = check_seed("seed", seed)
         self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
         if seed is None:
@@ -148,7 +148,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         epoch = check_int("epoch", epoch, min=0)
         if epoch != self.epoch:
             self._resume_at, self._start, self._resumed = 0, 0, False
-        self.epoch = epoch  # type: ignore[assignment]
+        self.epoch = epoch
         self._epoch_pinned = True
         self._cursor = None  # position() now reports where the next iter() starts
 
@@ -267,7 +267,9 @@ class EpochSampler(Sampler[T], Generic[T]):
                 raise ValueError(f"`state_dict` must have the key {key!r}, got keys {sorted(state_dict)}")
         seed: int = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)
         if seed != self.seed and not self._seed_drawn:
-            raise ValueError(f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}")
+            raise ValueError(
+                f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}"
+            )
         reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
         if reps != self.num_replicas and not self._elastic:
             raise ValueError(
@@ -280,7 +282,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         longest = shard_length(total - start, reps, 0, self.shard)  # rank 0's share is never shorter
         position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)
         self.seed = seed
-        self.epoch = epoch  # type: ignore[assignment]
+        self.epoch = epoch
         if reps == self.num_replicas:
             self._start = start
             self._resume_at = min(position, len(self))  # an "uneven" share may be one shorter

@@ -16,7 +16,9 @@ import torch
 
 from .._validate import describe
 
-__all__ = ["Labels", "Classes", "check_labels", "small_int", "group_by_class", "stable_argsort", "group_order", "BatchList"]
+__all__ = [
+    "Labels", "Classes", "check_labels", "small_int", "group_by_class", "stable_argsort", "group_order", "BatchList"
+]
 
 Labels = torch.Tensor | np.ndarray | Sequence[int]
 

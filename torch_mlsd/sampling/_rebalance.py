@@ -106,12 +106,14 @@ def rebalance_copies(
     if len(emitted) != num_classes:
         raise ValueError(f"`emitted` must have {num_classes} counts like `seen`, got shape {tuple(emitted.shape)}")
     rate = check_float("rate", rate, min=0.0, min_open=True, allow_none=True)
-    max_repeats = check_int("max_repeats", max_repeats, min=1)  # type: ignore[assignment]
-    horizon = check_float("horizon", horizon, min=0.0, min_open=True)  # type: ignore[assignment]
-    decay = check_float("decay", decay, min=0.5, max=1.0)  # type: ignore[assignment]
+    max_repeats = check_int("max_repeats", max_repeats, min=1)
+    horizon = check_float("horizon", horizon, min=0.0, min_open=True)
+    decay = check_float("decay", decay, min=0.5, max=1.0)
     if generator is None:
         generator = make_generator(new_seed())
-    copies, weights, _ = decide_copies(labels, seen, emitted, target, rate, max_repeats, caps, horizon, decay, generator)
+    copies, weights, _ = decide_copies(
+        labels, seen, emitted, target, rate, max_repeats, caps, horizon, decay, generator
+    )
     return copies, weights
 
 

@@ -56,7 +56,7 @@ class SumTree:
         and recompute the ``O(k log n)`` ancestors."""
         self.levels[0].index_copy_(0, index, values)
         node = index
-        for below, level in zip(self.levels[:-1], self.levels[1:]):
+        for below, level in zip(self.levels[:-1], self.levels[1:], strict=False):
             # Siblings share a parent; writing the same sum twice is harmless.
             node = node >> 1
             pairs = below.view(-1, 2).index_select(0, node)

@@ -54,8 +54,8 @@ class BootstrapSampler(EpochSampler[int]):
         rank: int | None = None,
         shard: ShardMode = "pad",
     ) -> None:
-        self.n: int = check_int("n", n, min=1)  # type: ignore[assignment]
-        self.num_samples: int = self.n if num_samples is None else check_int("num_samples", num_samples, min=1)  # type: ignore[assignment]
+        self.n: int = check_int("n", n, min=1)
+        self.num_samples: int = self.n if num_samples is None else check_int("num_samples", num_samples, min=1)
         super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, shard=shard)
 
     def _num_global_items(self) -> int:

@@ -61,12 +61,16 @@ def _class_balanced_epoch(
     return torch.from_numpy(batches.reshape(num_batches, per_batch * per_class))
 
 
-def _check_balanced(groups: Classes, classes_per_batch: Any, samples_per_class: Any, num_batches: Any) -> tuple[int, int, int]:
+def _check_balanced(
+    groups: Classes, classes_per_batch: Any, samples_per_class: Any, num_batches: Any
+) -> tuple[int, int, int]:
     num_classes, total = len(groups.counts), len(groups.labels)
-    per_batch: int = check_int("classes_per_batch", classes_per_batch, min=1)  # type: ignore[assignment]
+    per_batch: int = check_int("classes_per_batch", classes_per_batch, min=1)
     if per_batch > num_classes:
-        raise ValueError(f"`classes_per_batch` must be <= the number of classes in `labels` ({num_classes}), got {per_batch}")
-    per_class: int = check_int("samples_per_class", samples_per_class, min=1)  # type: ignore[assignment]
+        raise ValueError(
+            f"`classes_per_batch` must be <= the number of classes in `labels` ({num_classes}), got {per_batch}"
+        )
+    per_class: int = check_int("samples_per_class", samples_per_class, min=1)
     if num_batches is None:
         num_batches = total // (per_batch * per_class)
         if num_batches == 0:
@@ -75,7 +79,7 @@ def _check_balanced(groups: Classes, classes_per_batch: Any, samples_per_class: 
                 f"= {per_batch * per_class} examples, got {total} examples"
             )
     num_batches = check_int("num_batches", num_batches, min=1)
-    return per_batch, per_class, num_batches  # type: ignore[return-value]
+    return per_batch, per_class, num_batches
 
 
 def class_balanced_batch_indices(

@@ -10,7 +10,7 @@ example starves (a stale low loss would otherwise never be refreshed).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import torch
 
@@ -76,14 +76,14 @@ def loss_sampling_weights(
         4.0
     """
     s = check_nonnegative_weights("scores", scores, require_positive_sum=False)
-    floor = cast(float, check_float("floor", floor, min=0.0, max=1.0, min_open=True))
+    floor = check_float("floor", floor, min=0.0, max=1.0, min_open=True)
     if scale is None:
         mean = s.mean()
         weights = s * ((1 - floor) / mean) + floor if bool(mean > 0) else torch.ones_like(s)
     else:
         if isinstance(scale, torch.Tensor):
             scale = float(scale)
-        weights = s * ((1 - floor) / cast(float, check_float("scale", scale, min=0.0, min_open=True))) + floor
+        weights = s * ((1 - floor) / check_float("scale", scale, min=0.0, min_open=True)) + floor
     q = weights / weights.sum()
     if target is None:
         p = torch.full_like(q, 1.0 / len(q))

@@ -33,7 +33,7 @@ from ._base import EpochSampler, ShardMode
 __all__ = ["Order", "ORDERS", "OrderSampler", "order_indices"]
 
 Order = Literal["reshuffle", "shuffle_once", "with_replacement", "sequential"]
-ORDERS: tuple[str, ...] = ("reshuffle", "shuffle_once", "with_replacement", "sequential")
+ORDERS: tuple[Order, ...] = ("reshuffle", "shuffle_once", "with_replacement", "sequential")
 _PASS_KEY = 0x5EED  # keeps the per-pass permutation streams apart from the per-epoch ones
 
 
@@ -96,12 +96,12 @@ def order_indices(
         >>> torch.equal(a, b), sorted(a.tolist())
         (True, [0, 1, 2, 3, 4])
     """
-    n = check_int("n", n, min=1)  # type: ignore[assignment]
-    order = check_choice("order", order, ORDERS)  # type: ignore[assignment]
+    n = check_int("n", n, min=1)
+    order = check_choice("order", order, ORDERS)
     m = n if num_samples is None else check_int("num_samples", num_samples, min=1)
-    epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+    epoch = check_int("epoch", epoch, min=0)
     seed = _stream_seed(resolve_generator(generator))
-    return _order_indices(n, order, m, seed, epoch)  # type: ignore[arg-type]
+    return _order_indices(n, order, m, seed, epoch)
 
 
 def _order_indices(n: int, order: str, m: int, seed: int, epoch: int, once: torch.Tensor | None = None) -> torch.Tensor:
@@ -174,9 +174,9 @@ class OrderSampler(EpochSampler[int]):
         rank: int | None = None,
         shard: ShardMode = "pad",
     ) -> None:
-        self.n: int = check_int("n", n, min=1)  # type: ignore[assignment]
-        self.order: Order = check_choice("order", order, ORDERS)  # type: ignore[assignment]
-        self.num_samples: int = self.n if num_samples is None else check_int("num_samples", num_samples, min=1)  # type: ignore[assignment]
+        self.n: int = check_int("n", n, min=1)
+        self.order: Order = check_choice("order", order, ORDERS)
+        self.num_samples: int = self.n if num_samples is None else check_int("num_samples", num_samples, min=1)
         super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, shard=shard)
         self._stream: tuple[int, int, torch.Tensor | None] | None = None  # (seed, stream key, shuffle-once perm)
 

@@ -53,7 +53,7 @@ def _iterate(name: str, iterable: Any) -> Iterator[Any]:
 
 def _seed(seed: Any) -> int:
     seed = check_seed("seed", seed)
-    return new_seed() if seed is None else seed  # type: ignore[return-value]
+    return new_seed() if seed is None else seed
 
 
 def reservoir_sample(iterable: Iterable[T], k: int, *, generator: torch.Generator | None = None) -> list[T]:
@@ -79,7 +79,7 @@ def reservoir_sample(iterable: Iterable[T], k: int, *, generator: torch.Generato
         >>> reservoir_sample("abc", 5)
         ['a', 'b', 'c']
     """
-    k = check_int("k", k, min=1)  # type: ignore[assignment]
+    k = check_int("k", k, min=1)
     generator = resolve_generator(generator)
     it = _iterate("iterable", iterable)
     reservoir = list(islice(it, k))
@@ -139,7 +139,7 @@ def weighted_reservoir_sample(
         >>> weighted_reservoir_sample(["a", "b", "c", "d"], 2, weights=[0, 1, 0, 5], generator=g)
         ['b', 'd']
     """
-    k = check_int("k", k, min=1)  # type: ignore[assignment]
+    k = check_int("k", k, min=1)
     uniforms = _uniforms(resolve_generator(generator))
     pairs = _iterate("iterable", iterable)
     if weights is not None:
@@ -226,7 +226,7 @@ class TensorReservoir:
     """
 
     def __init__(self, k: int, *, seed: int | None = None) -> None:
-        self.k: int = check_int("k", k, min=1)  # type: ignore[assignment]
+        self.k: int = check_int("k", k, min=1)
         self._seed_drawn = seed is None
         self.seed = _seed(seed)
         self.num_seen = 0
@@ -351,7 +351,7 @@ class TensorReservoir:
                     f"got {state_dict[key]!r}"
                 )
         self.seed = _seed(state_dict["seed"])  # adopted when this reservoir's seed was drawn
-        self.num_seen = check_int("state_dict['num_seen']", state_dict["num_seen"], min=0)  # type: ignore[assignment]
+        self.num_seen = check_int("state_dict['num_seen']", state_dict["num_seen"], min=0)
         self._items, self._keys, self._generator = state_dict["items"], state_dict["keys"], None
         if state_dict["generator"] is not None:
             self._gen(torch.device(state_dict["device"])).set_state(state_dict["generator"])
@@ -412,13 +412,13 @@ class ReservoirDataset(IterableDataset):
         super().__init__()
         _iterate("source", source)
         self.source = source
-        self.k: int = check_int("k", k, min=1)  # type: ignore[assignment]
+        self.k: int = check_int("k", k, min=1)
         self.seed = _seed(seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the sample of ``epoch`` on the next iteration."""
-        self.epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+        self.epoch = check_int("epoch", epoch, min=0)
 
     def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()

@@ -70,7 +70,7 @@ def _slot_classes(counts: np.ndarray, batch_size: int, generator: torch.Generato
     """Class of every slot of the epoch, batch after batch, shape ``(N,)``."""
     total, num_classes = int(counts.sum()), len(counts)
     full, short = divmod(total, batch_size)
-    classes = np.arange(num_classes, dtype=small_int(num_classes))
+    classes: np.ndarray = np.arange(num_classes, dtype=small_int(num_classes))
     base = np.repeat(classes, (batch_size * counts) // total)
     extras = _extra_classes(counts, batch_size, full, generator).astype(classes.dtype)
     slots = [np.concatenate([np.broadcast_to(base, (full, len(base))), extras], axis=1).reshape(-1)]
@@ -93,7 +93,7 @@ def _stratified_epoch(groups: Classes, batch_size: int, generator: torch.Generat
     slot_batches = stable_argsort(slots, num_classes) // batch_size
     # The examples, class after class in a random order within each class, take those
     # slots: which examples fill which slots is random. Then a random order in each batch.
-    batch = np.empty(total, dtype=small_int(num_batches))
+    batch: np.ndarray = np.empty(total, dtype=small_int(num_batches))
     batch[group_order(groups.labels, num_classes, generator)] = slot_batches
     return group_order(batch, num_batches, generator)
 
@@ -135,7 +135,7 @@ def stratified_batch_indices(
     """
     device = labels.device if isinstance(labels, torch.Tensor) else torch.device("cpu")
     groups = group_by_class(check_labels(labels))
-    batch_size = check_int("batch_size", batch_size, min=1)  # type: ignore[assignment]
+    batch_size = check_int("batch_size", batch_size, min=1)
     drop_last = check_bool("drop_last", drop_last)
     out = torch.from_numpy(_stratified_epoch(groups, batch_size, resolve_generator(generator)))
     if drop_last:
@@ -194,7 +194,7 @@ class StratifiedBatchSampler(EpochSampler[list[int]]):
         shard: ShardMode = "pad",
     ) -> None:
         self._groups = group_by_class(check_labels(labels))
-        self.batch_size: int = check_int("batch_size", batch_size, min=1)  # type: ignore[assignment]
+        self.batch_size: int = check_int("batch_size", batch_size, min=1)
         self.drop_last = check_bool("drop_last", drop_last)
         self.num_examples = len(self._groups.labels)
         self._chunk = max(1, _CHUNK // self.batch_size)

@@ -151,7 +151,7 @@ class RebalancedStream(IterableDataset):
             raise ValueError("`label_fn` must be None when `chunked=True` (chunks are (examples, labels)), "
                              f"got {describe(label_fn)}")
         self.stream, self.label_fn = stream, label_fn
-        self.max_repeats: int = check_int("max_repeats", max_repeats, min=1)  # type: ignore[assignment]
+        self.max_repeats: int = check_int("max_repeats", max_repeats, min=1)
         self.rate = check_float("rate", rate, min=0.0, min_open=True, allow_none=True)
         self.memory = check_float("memory", memory, min=2.0, allow_none=True)
         self.return_weights = check_bool("return_weights", return_weights)
@@ -175,7 +175,7 @@ class RebalancedStream(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Use the draws of ``epoch`` on the next pass (workers hold copies of the dataset)."""
-        self.epoch = check_int("epoch", epoch, min=0)  # type: ignore[assignment]
+        self.epoch = check_int("epoch", epoch, min=0)
 
     @property
     def stats(self) -> dict[Hashable, ClassStats]:
@@ -214,7 +214,7 @@ class RebalancedStream(IterableDataset):
         else:
             for label in labels:
                 self._id(label)
-        self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)  # type: ignore[assignment]
+        self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
         self._pending = dict(state_dict)
 
     # ------------------------------------------------------------ iteration
@@ -255,7 +255,7 @@ class RebalancedStream(IterableDataset):
         labels = [self._label(item) for item in block]
         ids = torch.tensor([self._id(label) for label in labels], dtype=torch.int64)
         copies, weights = self._decide(ids, generator)
-        for item, label, n, w in zip(block, labels, copies.tolist(), weights.tolist(), strict=True):
+        for item, _label, n, w in zip(block, labels, copies.tolist(), weights.tolist(), strict=True):
             if self.label_fn is not None:
                 output = (item, w) if self.return_weights else item
             else:
@@ -340,8 +340,10 @@ class RebalancedStream(IterableDataset):
         if self._caps is not None or self._default_cap is not None:
             caps = torch.tensor([self._cap(label) for label in self._labels], dtype=torch.int64)
         decay = 1.0 if self.memory is None else 1 - 1 / self.memory
-        copies, weights, counts["estimate"] = decide_copies(ids, counts["estimate"], counts["emitted"], target, self.rate,
-                                                      self.max_repeats, caps, HORIZON, decay, generator)
+        copies, weights, counts["estimate"] = decide_copies(
+            ids, counts["estimate"], counts["emitted"], target, self.rate, self.max_repeats, caps, HORIZON, decay,
+            generator,
+        )
         counts["seen"] += torch.bincount(ids, minlength=n)
         counts["kept"] += torch.bincount(ids, weights=(copies > 0).double(), minlength=n).long()
         counts["emitted"] += torch.bincount(ids, weights=copies.double(), minlength=n).long()
@@ -395,7 +397,7 @@ def _check_caps(caps: Any, chunked: bool) -> tuple[dict[Hashable, int] | None, i
         checked = {label: check_int(f"max_per_class[{label!r}]", c, min=0) for label, c in caps.items()}
         if chunked:
             _check_int_labels("max_per_class", checked)
-        return checked, None  # type: ignore[return-value]
+        return checked, None
     return None, check_int("max_per_class", caps, min=0)
 
 
