@@ -141,7 +141,7 @@ def make_data(args: argparse.Namespace) -> tuple[TensorDataset, Tensor, Tensor, 
     """Training set ``(x, y, index)``, its labels, and the validation ``x`` and ``y``."""
     ratio = args.imbalance ** (-1 / (args.classes - 1))
     proportions = [ratio**c for c in range(args.classes)]  # exponential profile, largest / smallest = imbalance
-    x, y = make_imbalanced_classification(args.samples, proportions, num_features=args.features, class_sep=2.0,
+    x, y = make_imbalanced_classification(args.samples, proportions, n_features=args.features, class_sep=2.0,
                                           noise=1.0, generator=torch.Generator().manual_seed(args.seed))
     train, val = stratified_split(y, test_size=0.25, generator=torch.Generator().manual_seed(args.seed))
     return TensorDataset(x[train], y[train], torch.arange(len(train))), y[train], x[val], y[val]

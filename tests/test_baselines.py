@@ -74,7 +74,7 @@ def test_lecture_table_agrees_with_sklearn_dummy_classifier():
 def test_uniform_random_frequencies():
     stats = pytest.importorskip("scipy.stats")
     y = torch.tensor([3, 5, 5, 9, 9, 9])
-    p = uniform_random_baseline(y, n=30_000, generator=_gen(4))
+    p = uniform_random_baseline(y, n_samples=30_000, generator=_gen(4))
     counts = torch.stack([(p.labels == c).sum() for c in (3, 5, 9)]).numpy()
     assert counts.sum() == 30_000
     assert stats.chisquare(counts).pvalue > ALPHA
@@ -85,7 +85,7 @@ def test_uniform_random_frequencies():
 def test_label_distribution_frequencies_follow_prior():
     stats = pytest.importorskip("scipy.stats")
     y = torch.tensor([0] * 70 + [1] * 20 + [2] * 10)
-    p = label_distribution_baseline(y, n=50_000, generator=_gen(5))
+    p = label_distribution_baseline(y, n_samples=50_000, generator=_gen(5))
     counts = torch.bincount(p.labels, minlength=3).numpy()
     assert stats.chisquare(counts, [35_000, 10_000, 5_000]).pvalue > ALPHA
     assert torch.equal(p.scores.argmax(1), p.labels)  # one-hot of the drawn labels, as sklearn's
@@ -108,10 +108,10 @@ def test_zero_rule_and_constant_match_sklearn_dummy():
 def test_random_baselines_are_seeded(device):
     y = torch.tensor([0, 0, 0, 1, 2], device=device)
     for fn in (uniform_random_baseline, label_distribution_baseline):
-        a, b, c = fn(y, n=200, generator=_gen(7)), fn(y, n=200, generator=_gen(7)), fn(y, n=200, generator=_gen(8))
+        a, b, c = fn(y, n_samples=200, generator=_gen(7)), fn(y, n_samples=200, generator=_gen(7)), fn(y, n_samples=200, generator=_gen(8))
         assert torch.equal(a.labels, b.labels) and not torch.equal(a.labels, c.labels)
         assert a.labels.device.type == device.type
-        assert torch.equal(a.labels.cpu(), fn(y.cpu(), n=200, generator=_gen(7)).labels)  # same on every device
+        assert torch.equal(a.labels.cpu(), fn(y.cpu(), n_samples=200, generator=_gen(7)).labels)  # same on every device
 
 
 def test_heuristic_baseline_labels_and_scores():
@@ -205,7 +205,7 @@ def test_report_is_a_mapping_and_prints_markdown():
 @pytest.mark.parametrize(
     "call, exc, name",
     [
-        (lambda: uniform_random_baseline(torch.tensor([0, 1]), n=0), ValueError, "n"),
+        (lambda: uniform_random_baseline(torch.tensor([0, 1]), n_samples=0), ValueError, "n_samples"),
         (lambda: uniform_random_baseline(torch.tensor([0, 1]), generator=3), TypeError, "generator"),
         (lambda: label_distribution_baseline(torch.tensor([0, 1]), generator=0), TypeError, "generator"),
         (lambda: compare_baselines(torch.tensor([0, 1]), generator="0"), TypeError, "generator"),

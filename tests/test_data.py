@@ -60,10 +60,10 @@ def test_long_tail_indices_errors(kwargs, err, match):
 
 
 def test_make_imbalanced_classification():
-    x, y = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x, y = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], n_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert x.shape == (1001, 4) and x.dtype == torch.float64 and y.dtype == torch.int64
     assert torch.bincount(y).tolist() == [501, 300, 200]  # largest remainder
-    x2, y2 = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], num_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x2, y2 = make_imbalanced_classification(1001, [0.5, 0.3, 0.2], n_features=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     assert torch.equal(x, x2) and torch.equal(y, y2)
     # centres are class_sep from the origin: class means within 4 standard errors of norm 2
     for c in range(3):
@@ -74,10 +74,10 @@ def test_make_imbalanced_classification():
 @pytest.mark.parametrize(
     ("args", "kwargs", "err", "match"),
     [
-        ((0, [1.0]), {}, ValueError, "num_samples"),
+        ((0, [1.0]), {}, ValueError, "n_samples"),
         ((10, [1.0, -1.0]), {}, ValueError, "class_proportions"),
         ((10, [0.0, 0.0]), {}, ValueError, "class_proportions"),
-        ((10, [1.0]), {"num_features": True}, TypeError, "num_features"),
+        ((10, [1.0]), {"n_features": True}, TypeError, "n_features"),
         ((10, [1.0]), {"dtype": torch.int64}, TypeError, "dtype"),
     ],
 )

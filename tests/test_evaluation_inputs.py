@@ -133,7 +133,7 @@ def test_narrow_times_keep_the_gap():
 def test_uint64_beyond_int64_is_rejected_by_name():
     big = torch.tensor([2**64 - 1, 1, 1, 2**64 - 1], dtype=torch.uint64)
     for call, name in [
-        (lambda: E.stratified_split(big, test_size=0.5), "labels"),
+        (lambda: E.stratified_split(big, test_size=0.5), "y"),
         (lambda: E.group_split(big, test_size=0.5), "groups"),
         (lambda: E.temporal_split(big, test_size=0.5), "timestamps"),
         (lambda: E.accuracy_score(big, big), "y_true"),

@@ -62,14 +62,14 @@ def test_rare_classes_appear_in_every_split():
     train, val, test = stratified_split(labels, test_size=0.05, val_size=0.05, generator=_gen(3))
     for part in (train, val, test):
         assert set(labels[part].tolist()) == {0, 1, 2}
-    with pytest.raises(ValueError, match=r"`labels`.*class 1 \(2 rows\), class 2 \(1 row\)"):
+    with pytest.raises(ValueError, match=r"`y`.*class 1 \(2 rows\), class 2 \(1 row\)"):
         stratified_split(torch.tensor([0] * 10 + [1] * 2 + [2]), fractions=(0.6, 0.2, 0.2))
     train, test = stratified_split(torch.tensor([0] * 50 + [1] * 2), test_size=0.01)
     assert (torch.tensor([0] * 50 + [1] * 2)[test] == 1).sum() == 1
 
 
 def test_one_example_class_cannot_appear_in_both_splits():
-    with pytest.raises(ValueError, match=r"`labels`.*class 7 \(1 row\)"):
+    with pytest.raises(ValueError, match=r"`y`.*class 7 \(1 row\)"):
         stratified_split(torch.tensor([0, 0, 0, 7]), test_size=0.5)
 
 
@@ -110,7 +110,7 @@ def test_stratified_kfold_counts_match_sklearn(seed):
 
 
 def test_stratified_kfold_needs_n_splits_rows_per_class():
-    with pytest.raises(ValueError, match="`labels`"):
+    with pytest.raises(ValueError, match="`y`"):
         stratified_kfold(torch.tensor([0] * 10 + [1] * 4), n_splits=5)
 
 

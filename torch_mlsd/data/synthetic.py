@@ -13,10 +13,10 @@ __all__ = ["make_imbalanced_classification"]
 
 
 def make_imbalanced_classification(
-    num_samples: int,
+    n_samples: int,
     class_proportions: Sequence[float] | torch.Tensor,
     *,
-    num_features: int = 2,
+    n_features: int = 2,
     class_sep: float = 2.0,
     noise: float = 1.0,
     generator: torch.Generator | None = None,
@@ -24,14 +24,14 @@ def make_imbalanced_classification(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian blobs with given class proportions.
 
-    Class ``c`` has exactly ``round`` (largest remainder) ``num_samples * p_c`` examples,
+    Class ``c`` has exactly ``round`` (largest remainder) ``n_samples * p_c`` examples,
     centred on a random point of norm ``class_sep`` with isotropic noise of standard
     deviation ``noise``. Rows are shuffled.
 
     Args:
-        num_samples: total number of rows ``N``.
+        n_samples: total number of rows ``N``.
         class_proportions: ``(C,)`` non-negative weights, normalised to sum 1.
-        num_features: ``D``.
+        n_features: ``D``.
         class_sep: distance of each class centre from the origin.
         noise: per-feature standard deviation around the centre.
         generator: CPU generator of the draws (``None``: a fresh OS-seeded one).
@@ -45,8 +45,8 @@ def make_imbalanced_classification(
         >>> x.shape, torch.bincount(y).tolist()
         (torch.Size([1000, 2]), [990, 10])
     """
-    n = check_int("num_samples", num_samples, min=1)
-    d = check_int("num_features", num_features, min=1)
+    n = check_int("n_samples", n_samples, min=1)
+    d = check_int("n_features", n_features, min=1)
     check_float("class_sep", class_sep, min=0.0)
     check_float("noise", noise, min=0.0)
     check_float_dtype("dtype", dtype)

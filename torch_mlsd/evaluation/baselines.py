@@ -65,11 +65,11 @@ class Predictions(NamedTuple):
     classes: torch.Tensor
 
 
-def _class_counts(y: Any, n: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _class_counts(y: Any, n_samples: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Sorted classes of ``y``, their counts, and the number of rows to predict."""
     y = as_labels("y", y)
     classes, counts = unique_counts(y)
-    return classes, counts, len(y) if n is None else check_int("n", n, min=1)
+    return classes, counts, len(y) if n_samples is None else check_int("n_samples", n_samples, min=1)
 
 
 def _one_hot(index: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -77,13 +77,13 @@ def _one_hot(index: torch.Tensor, n_classes: int) -> torch.Tensor:
 
 
 def uniform_random_baseline(
-    y: torch.Tensor, *, n: int | None = None, generator: torch.Generator | None = None
+    y: torch.Tensor, *, n_samples: int | None = None, generator: torch.Generator | None = None
 ) -> Predictions:
     """Predict each class with probability ``1 / C`` (the classes seen in ``y``).
 
     Args:
         y: ``(M,)`` labels that define the classes (usually the training labels).
-        n: number of rows to predict; default ``len(y)``.
+        n_samples: number of rows to predict; default ``len(y)``.
         generator: CPU generator of the draw (``None``: fresh OS entropy); the same
             seed gives the same labels on any device.
 
@@ -91,18 +91,18 @@ def uniform_random_baseline(
         :class:`Predictions` with constant scores ``1 / C``.
 
     Example:
-        >>> p = uniform_random_baseline(torch.tensor([0, 0, 0, 1]), n=6)
+        >>> p = uniform_random_baseline(torch.tensor([0, 0, 0, 1]), n_samples=6)
         >>> p.labels.shape, p.scores[0].tolist()
         (torch.Size([6]), [0.5, 0.5])
     """
-    classes, _, n = _class_counts(y, n)
+    classes, _, n = _class_counts(y, n_samples)
     k = len(classes)
     idx = torch.randint(0, k, (n,), generator=resolve_generator(generator, "cpu")).to(classes.device)
     return Predictions(classes[idx], torch.full((n, k), 1.0 / k, dtype=torch.float64, device=classes.device), classes)
 
 
 def label_distribution_baseline(
-    y: torch.Tensor, *, n: int | None = None, generator: torch.Generator | None = None
+    y: torch.Tensor, *, n_samples: int | None = None, generator: torch.Generator | None = None
 ) -> Predictions:
     """Predict at random following the label distribution of ``y`` (the prior).
 
@@ -112,7 +112,7 @@ def label_distribution_baseline(
 
     Args:
         y: ``(M,)`` labels whose frequencies are the prior.
-        n: number of rows to predict; default ``len(y)``.
+        n_samples: number of rows to predict; default ``len(y)``.
         generator: CPU generator of the draw (``None``: fresh OS entropy).
 
     Returns:
@@ -120,11 +120,11 @@ def label_distribution_baseline(
 
     Example:
         >>> g = torch.Generator().manual_seed(1)
-        >>> p = label_distribution_baseline(torch.tensor([0, 0, 0, 1]), n=1000, generator=g)
+        >>> p = label_distribution_baseline(torch.tensor([0, 0, 0, 1]), n_samples=1000, generator=g)
         >>> 0.15 < p.labels.double().mean().item() < 0.35
         True
     """
-    classes, counts, n = _class_counts(y, n)
+    classes, counts, n = _class_counts(y, n_samples)
     cdf = (counts.cumsum(0).double() / counts.sum()).cpu()
     u = torch.rand(n, generator=resolve_generator(generator, "cpu"), dtype=torch.float64)
     idx = torch.searchsorted(cdf, u, right=True).clamp_(max=len(classes) - 1).to(classes.device)
@@ -136,32 +136,32 @@ def _constant(classes: torch.Tensor, index: int, n: int) -> Predictions:
     return Predictions(classes[idx], _one_hot(idx, len(classes)), classes)
 
 
-def most_frequent_baseline(y: torch.Tensor, *, n: int | None = None) -> Predictions:
+def most_frequent_baseline(y: torch.Tensor, *, n_samples: int | None = None) -> Predictions:
     """Always predict the most common class of ``y`` (the zero rule; ties: smallest label).
 
     Args:
         y: ``(M,)`` labels.
-        n: number of rows to predict; default ``len(y)``.
+        n_samples: number of rows to predict; default ``len(y)``.
 
     Returns:
         :class:`Predictions` with one-hot scores.
 
     Example:
-        >>> most_frequent_baseline(torch.tensor([2, 0, 2, 1]), n=3).labels.tolist()
+        >>> most_frequent_baseline(torch.tensor([2, 0, 2, 1]), n_samples=3).labels.tolist()
         [2, 2, 2]
     """
-    classes, counts, n = _class_counts(y, n)
+    classes, counts, n = _class_counts(y, n_samples)
     return _constant(classes, int(torch.argmax(counts)), n)
 
 
-def constant_baseline(y: torch.Tensor, value: int, *, n: int | None = None) -> Predictions:
+def constant_baseline(y: torch.Tensor, value: int, *, n_samples: int | None = None) -> Predictions:
     """Always predict ``value``, which must be one of the classes of ``y``.
 
     Example:
         >>> constant_baseline(torch.tensor([0, 0, 1]), 1).labels.tolist()
         [1, 1, 1]
     """
-    classes, _, n = _class_counts(y, n)
+    classes, _, n = _class_counts(y, n_samples)
     value = check_int("value", value)
     hits = (classes == value).nonzero()
     if len(hits) == 0:
@@ -393,12 +393,12 @@ def compare_baselines(
         if len(x) != n:
             raise ValueError(f"`x` must have {n} rows like `y_true`, got shape {tuple(x.shape)}")
     rows: dict[str, Predictions] = {
-        "uniform random": uniform_random_baseline(y_prior, n=n, generator=g),
-        "label distribution random": label_distribution_baseline(y_prior, n=n, generator=g),
-        "most common class": most_frequent_baseline(y_prior, n=n),
+        "uniform random": uniform_random_baseline(y_prior, n_samples=n, generator=g),
+        "label distribution random": label_distribution_baseline(y_prior, n_samples=n, generator=g),
+        "most common class": most_frequent_baseline(y_prior, n_samples=n),
     }
     if constant is not None:
-        rows[f"constant {constant}"] = constant_baseline(classes, constant, n=n)
+        rows[f"constant {constant}"] = constant_baseline(classes, constant, n_samples=n)
     for name, rule in (heuristics or {}).items():
         if isinstance(rule, torch.Tensor):
             rows[name] = _from_labels(rule, None, classes, name=f"heuristics[{name!r}]")

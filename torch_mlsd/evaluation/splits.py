@@ -78,9 +78,9 @@ def _rows(k: int) -> str:
 
 
 def _stratify(
-    labels: Any, fractions: list[float], generator: torch.Generator | None, what: str
+    y: Any, fractions: list[float], generator: torch.Generator | None, what: str
 ) -> tuple[torch.Tensor, ...]:
-    y = as_labels("labels", labels)
+    y = as_labels("y", y)
     g = resolve_generator(generator, "cpu")
     n_splits = len(fractions)
     inverse, counts, classes = class_ids(y.cpu())
@@ -88,7 +88,7 @@ def _stratify(
     if len(rare):
         shown = ", ".join(f"class {classes[i].item()} ({_rows(int(counts[i]))})" for i in rare[:5])
         raise ValueError(
-            f"`labels` has classes with fewer rows than the {n_splits} {what} each class must appear in: "
+            f"`y` has classes with fewer rows than the {n_splits} {what} each class must appear in: "
             f"{shown}{' ...' if len(rare) > 5 else ''}; merge rare classes, drop them, or use fewer {what}"
         )
     class_order = torch.randperm(len(classes), generator=g).tolist()
@@ -103,7 +103,7 @@ def _stratify(
 
 
 def stratified_split(
-    labels: torch.Tensor,
+    y: torch.Tensor,
     *,
     fractions: Sequence[float] | None = None,
     test_size: float | None = None,
@@ -117,7 +117,7 @@ def stratified_split(
     within about one row of ``n * f``.
 
     Args:
-        labels: ``(N,)`` integer or bool class labels.
+        y: ``(N,)`` integer or bool class labels (scikit-learn's ``stratify=y``).
         fractions: split fractions in order, e.g. ``(0.8, 0.1, 0.1)``; they must sum to 1.
         test_size: instead of ``fractions``: test fraction (default 0.2) ...
         val_size: ... and an optional validation fraction (returns train, val, test).
@@ -125,7 +125,7 @@ def stratified_split(
             different split each call): seed one for a reproducible split.
 
     Returns:
-        One ``int64`` index tensor per split, increasing, on ``labels``' device.
+        One ``int64`` index tensor per split, increasing, on ``y``'s device.
 
     Raises:
         ValueError: a class has fewer rows than there are splits.
@@ -136,15 +136,15 @@ def stratified_split(
         >>> y[train].tolist(), y[test].tolist()
         ([0, 0, 0, 0, 1], [0, 0, 0, 0, 1])
     """
-    return _stratify(labels, as_fractions(fractions, test_size, val_size), generator, "splits")
+    return _stratify(y, as_fractions(fractions, test_size, val_size), generator, "splits")
 
 
-def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, generator: torch.Generator | None = None) -> Folds:
+def stratified_kfold(y: torch.Tensor, n_splits: int = 5, *, generator: torch.Generator | None = None) -> Folds:
     """``n_splits`` folds; each class is spread over the test folds ``floor``/``ceil`` of
     ``n_c / n_splits`` rows each (the counts scikit-learn's ``StratifiedKFold`` gives).
 
     Args:
-        labels: ``(N,)`` class labels; every class needs at least ``n_splits`` rows.
+        y: ``(N,)`` class labels; every class needs at least ``n_splits`` rows.
         n_splits: number of folds, ``>= 2``.
         generator: CPU generator of the shuffle (``None``: fresh OS entropy).
 
@@ -157,7 +157,7 @@ def stratified_kfold(labels: torch.Tensor, n_splits: int = 5, *, generator: torc
         [4, 4, 4]
     """
     n_splits = check_int("n_splits", n_splits, min=2)
-    return kfold_pairs(_stratify(labels, [1.0 / n_splits] * n_splits, generator, "folds"))
+    return kfold_pairs(_stratify(y, [1.0 / n_splits] * n_splits, generator, "folds"))
 
 
 # ---------------------------------------------------------------- groups
