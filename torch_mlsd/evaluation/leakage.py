@@ -16,6 +16,10 @@ duplicates inside train  fraction of train rows that copy another train row   1%
 feature AUC              per-feature ROC-AUC on train, ``max(auc, 1 - auc)``  0.95
 group overlap            fraction of test rows whose group is also in train   0
 temporal overlap         fraction of test rows older than the newest train    0
+feature pairs            held-out binned score of every pair of features      shuffled-label
+                         (:func:`pair_scan`), far above both features alone   threshold
+interpolated rows        fraction of test rows on a segment between two       0
+                         same-class train rows (SMOTE before the split)
 premature fit            fitted statistics (:class:`FitGuard`) that saw test  0
                          rows
 =======================  ===================================================  =============
@@ -36,12 +40,16 @@ import numpy as np
 import torch
 
 from ..features.fit_guard import FitGuard
-from .._validate import as_id_set, check_float, check_int, check_tensor, describe, show_items
+from .._validate import as_id_set, check_bool, check_float, check_int, check_tensor, describe, show_items
 from ._inputs import as_labels, as_rows, as_times, unique_counts
 from .duplicates import MAX_BYTES, exact_duplicates, near_duplicates
 from .feature_power import feature_auc
+from .interpolation import interpolated_rows
+from .pairs import pair_scan
 
 __all__ = ["Finding", "CheckResult", "LeakageReport", "check_leakage"]
+
+PAIR_SCAN_BUDGET = 2**27  # pairs x training rows scanned by default (64 features on 66,000 rows)
 
 
 # ---------------------------------------------------------------- report
@@ -53,14 +61,16 @@ class Finding:
 
     Attributes:
         kind: ``"duplicate"``, ``"near_duplicate"``, ``"train_duplicates"``,
-            ``"feature_auc"``, ``"group_overlap"``, ``"temporal_overlap"`` or ``"premature_fit"``.
+            ``"feature_auc"``, ``"feature_pair"``, ``"interpolated"``, ``"group_overlap"``,
+            ``"temporal_overlap"`` or ``"premature_fit"``.
         message: what was found, in words.
         measure: the value that crossed the threshold.
         threshold: the alarm threshold.
         test_rows: ``int64`` CPU indices of the test rows involved, or ``None``.
         train_rows: ``int64`` CPU indices of the training rows involved (for duplicates,
-            the train row matching each test row), or ``None``.
-        features: indices of the features involved, or ``None``.
+            the train row matching each test row; for interpolated rows, the two
+            ends of each segment, shape ``(F, 2)``), or ``None``.
+        features: indices of the features involved (for pairs: ``[i0, j0, i1, j1, ...]``), or ``None``.
         groups: the groups involved, or ``None``.
     """
 
@@ -143,7 +153,8 @@ def _duplicate_checks(
     max_ratio: float,
     max_train_ratio: float,
     max_bytes: int,
-) -> tuple[list[CheckResult], list[Finding], torch.Tensor]:
+) -> tuple[list[CheckResult], list[Finding], torch.Tensor, torch.Tensor]:
+    """The two duplicate checks; also the exact-copy test rows and the train rows that copy another."""
     checks, findings = [], []
     rows, matches = (t.cpu() for t in exact_duplicates(a, b, max_bytes=max_bytes))
     ratio = len(rows) / len(b)
@@ -175,7 +186,7 @@ def _duplicate_checks(
             f"{class_note}: rows {show_items(copies)}",
             ratio_train, max_train_ratio, train_rows=copies,
         ))
-    return checks, findings, rows
+    return checks, findings, rows, copies
 
 
 def _near_duplicate_check(
@@ -212,6 +223,49 @@ def _feature_check(
         f"{len(flagged)} features alone predict the label with AUC > {max_auc:g}: {shown}"
         " (a leaked label, an ID, or a proxy only available after the fact?)",
         float(auc[best]), max_auc, features=flagged.tolist(),
+    )]
+
+
+def _pair_check(
+    a: torch.Tensor, y: torch.Tensor, alpha: float, max_bytes: int, generator: torch.Generator | None
+) -> tuple[CheckResult, list[Finding]]:
+    scan = pair_scan(a, y, alpha=alpha, max_bytes=max_bytes, generator=generator)
+    best = int(torch.argmax(scan.scores))
+    flagged = scan.flagged_pairs
+    detail = f"{len(scan.pairs)} pairs; best: features {scan.pairs[best].tolist()}"
+    status = "LEAK" if len(flagged) else "ok"
+    measure = float(scan.scores.max())
+    result = CheckResult("feature pairs (held-out binned score)", measure, scan.threshold, status, detail)
+    if not len(flagged):
+        return result, []
+    shown = ", ".join(
+        f"{i} + {j} (score {float(scan.scores[r]):.3f}; alone {float(scan.single[i]):.3f}, {float(scan.single[j]):.3f})"
+        for r, (i, j) in zip(scan._flagged_order()[:10].tolist(), flagged[:10].tolist())
+    )
+    return result, [Finding(
+        "feature_pair",
+        f"{len(flagged)} pairs of features predict the label far better together than alone: {shown}"
+        " (feature A + feature B can leak what neither does: check how each was made)",
+        measure, scan.threshold, features=flagged.flatten().tolist(),
+    )]
+
+
+def _interpolation_check(
+    a: torch.Tensor, b: torch.Tensor, y: torch.Tensor | None, tolerance: float, max_bytes: int
+) -> tuple[CheckResult, list[Finding]]:
+    found = interpolated_rows(a, b, y, tolerance=tolerance, max_bytes=max_bytes)
+    n_rows = len(found.rows)
+    detail = f"{_pct(n_rows, len(b))} test rows"
+    result = _result("interpolated test rows", found.fraction, 0.0, detail)
+    if not n_rows:
+        return result, []
+    ends = torch.stack([found.left, found.right], dim=1)
+    return result, [Finding(
+        "interpolated",
+        f"{_pct(n_rows, len(b))} test rows lie on a segment between two training rows"
+        f"{' of one class' if y is not None else ''} (oversampling such as SMOTE before the split?): "
+        f"test rows {show_items(found.rows)}, between train rows {show_items(ends)}",
+        found.fraction, 0.0, test_rows=found.rows, train_rows=ends,
     )]
 
 
@@ -313,7 +367,11 @@ def check_leakage(
     max_near_duplicate_ratio: float = 0.0,
     max_train_duplicate_ratio: float = 0.01,
     max_feature_auc: float | None = 0.95,
+    scan_pairs: bool | None = None,
+    pair_alpha: float = 0.01,
+    interpolation_tolerance: float | None = 1e-5,
     max_bytes: int = MAX_BYTES,
+    generator: torch.Generator | None = None,
 ) -> LeakageReport:
     """Run every leakage check the arguments allow (see the module table).
 
@@ -337,7 +395,19 @@ def check_leakage(
             another train row (default 0.01).
         max_feature_auc: alarm when a single feature reaches this ROC-AUC on train;
             ``None`` skips the check.
-        max_bytes: memory bound of one block in the hashing, k-NN and AUC steps.
+        scan_pairs: score every pair of features on the distinct training rows
+            (:func:`pair_scan`; copies would be memorised across its halves) and report
+            pairs far better than their features alone.
+            ``None`` (default): when ``y_train`` is given and it is cheap, i.e. pairs x
+            training rows <= 2^27 (64 features on 66,000 rows); ``True``: always (the
+            scan itself keeps the 2^15 best-paired features); ``False``: never.
+        pair_alpha: family-wise false-alarm rate of the pair scan's threshold.
+        interpolation_tolerance: relative distance to a segment between two training
+            rows that counts a test row as interpolated (:func:`interpolated_rows`);
+            ``None`` skips. Run only on floating features with at least 3 columns
+            (fewer, or integer lattices, put rows on segments by chance).
+        max_bytes: memory bound of one block in the hashing, k-NN, AUC and pair steps.
+        generator: draws the halves and label shuffles of the pair scan (``None``: fresh).
 
     Returns:
         :class:`LeakageReport`; ``report.findings`` is empty when nothing crossed a threshold.
@@ -367,7 +437,7 @@ def check_leakage(
         check_float(name, value, min=0.0, max=1.0)
     max_bytes = check_int("max_bytes", max_bytes, min=1)  # type: ignore[assignment]
 
-    checks, findings, exact_rows = _duplicate_checks(
+    checks, findings, exact_rows, copies = _duplicate_checks(
         a, b, y_tr, y_te, max_duplicate_ratio, max_train_duplicate_ratio, max_bytes
     )
     parts: list[tuple[CheckResult, list[Finding]]] = []
@@ -384,6 +454,17 @@ def check_leakage(
     else:
         auc_limit = float(check_float("max_feature_auc", max_feature_auc, min=0.5, max=1.0))
         parts.append(_feature_check(a, y_tr, auc_limit, max_bytes))
+    distinct = torch.ones(len(a), dtype=torch.bool, device=a.device)
+    distinct[copies.to(a.device)] = False  # copies would be memorised across the scan's halves
+    y_distinct = None if y_tr is None else y_tr[distinct]
+    parts.append(_pairs_part(a[distinct], y_distinct, scan_pairs, pair_alpha, max_bytes, generator))
+    if interpolation_tolerance is None:
+        parts.append((_skipped("interpolated test rows", "interpolation_tolerance=None"), []))
+    elif not a.dtype.is_floating_point or a.shape[1] < 3:
+        parts.append((_skipped("interpolated test rows", "needs floating features, at least 3"), []))
+    else:
+        tolerance = float(check_float("interpolation_tolerance", interpolation_tolerance, min=0.0, min_open=True))
+        parts.append(_interpolation_check(a, b, y_tr, tolerance, max_bytes))
     if (groups_train is None) != (groups_test is None):
         raise ValueError("`groups_train` and `groups_test` must be given together")
     if groups_train is None:
@@ -410,6 +491,30 @@ def check_leakage(
         checks += more_checks
         findings += more_findings
     return LeakageReport(checks, findings)
+
+
+def _pairs_part(
+    a: torch.Tensor,
+    y: torch.Tensor | None,
+    scan_pairs: bool | None,
+    alpha: float,
+    max_bytes: int,
+    generator: torch.Generator | None,
+) -> tuple[CheckResult, list[Finding]]:
+    name = "feature pairs (held-out binned score)"
+    if scan_pairs is not None:
+        check_bool("scan_pairs", scan_pairs)
+    alpha = float(check_float("pair_alpha", alpha, min=0.0, max=1.0, min_open=True, max_open=True))
+    n, d = a.shape
+    if scan_pairs is False:
+        return _skipped(name, "scan_pairs=False"), []
+    if y is None:
+        return _skipped(name, "no `y_train`"), []
+    if d < 2 or n < 8 or len(unique_counts(y)[0]) < 2:
+        return _skipped(name, "needs 2 features, 8 rows and 2 classes"), []
+    if scan_pairs is None and d * (d - 1) // 2 * n > PAIR_SCAN_BUDGET:
+        return _skipped(name, f"{d * (d - 1) // 2} pairs x {n} rows > 2^27: pass scan_pairs=True"), []
+    return _pair_check(a, y, alpha, max_bytes, generator)
 
 
 def _labels_for(name: str, y: Any, x: torch.Tensor) -> torch.Tensor | None:

@@ -117,21 +117,26 @@ class _Scanner:
         counts = torch.bincount(index, minlength=d * self.bins * self.width)
         return _scores(counts.view(d, self.bins, 2, self.n_classes), self.priors, self.baseline)
 
-    def pairs(self, pairs: torch.Tensor, labels: torch.Tensor, max_bytes: int) -> torch.Tensor:
-        low = self.codes * self.width + (self.half * self.n_classes + labels)  # second feature's bin, half, class
+    def pairs(self, labels: torch.Tensor, max_bytes: int) -> torch.Tensor:
+        """Scores of all pairs ``(i, j)``, ``i < j``, of the features, in ``triu_indices`` order.
+
+        The pairs of a first feature ``i`` share one ``bincount``: the second feature's
+        codes already carry each row's (half, class) and the offset of its pair, so the
+        index block is one broadcast addition (chunked by ``max_bytes``)."""
+        k, n = self.codes.shape
         cells = self.bins * self.bins * self.width
-        n = self.codes.shape[1]
-        step = max(1, max_bytes // (24 * n))  # the index block and two gathered blocks, int64
-        out = torch.empty(len(pairs), dtype=torch.float64, device=self.codes.device)
-        for start in range(0, len(pairs), step):
-            first, second = pairs[start : start + step].T
-            index = self.high.index_select(0, first)
-            index += low.index_select(0, second)
-            index += torch.arange(len(first), device=index.device)[:, None] * cells
-            counts = torch.bincount(index.flatten(), minlength=len(first) * cells)
-            counts = counts.view(len(first), self.bins * self.bins, 2, self.n_classes)
-            out[start : start + step] = _scores(counts, self.priors, self.baseline)
-        return out
+        offsets = torch.arange(k, device=self.codes.device)[:, None] * cells
+        low = self.codes * self.width + (self.half * self.n_classes + labels) + offsets
+        step = max(1, max_bytes // (16 * n))  # the index block and the bincount's own copy, int64
+        block = torch.empty(min(step, k - 1), n, dtype=torch.int64, device=self.codes.device)
+        counts = []
+        for i in range(k - 1):
+            for start in range(i + 1, k, step):
+                stop = min(start + step, k)
+                index = torch.add(low[start:stop], self.high[i] - start * cells, out=block[: stop - start])
+                counts.append(torch.bincount(index.flatten(), minlength=(stop - start) * cells))
+        table = torch.cat(counts).view(-1, self.bins * self.bins, 2, self.n_classes)
+        return _scores(table, self.priors, self.baseline)
 
 
 def pair_scan(
@@ -201,20 +206,21 @@ def pair_scan(
     g = resolve_generator(generator, "cpu")
 
     half = (torch.randperm(n, generator=g) % 2).to(a.device)
-    scanner = _Scanner(bin_codes(a, quantile_edges(a, bins)), labels, half, bins, n_classes)
-    single = scanner.single(labels)
+    codes = bin_codes(a, quantile_edges(a, bins))
+    single = _Scanner(codes, labels, half, bins, n_classes).single(labels)
     k = d if d * (d - 1) // 2 <= max_pairs else int((1 + math.isqrt(1 + 8 * max_pairs)) // 2)
     features = torch.arange(d, device=a.device)
     if k < d:
         features = torch.sort(torch.topk(single, k).indices).values
+    scanner = _Scanner(codes[features], labels, half, bins, n_classes)
     first, second = torch.triu_indices(k, k, 1, device=a.device)
     pairs = torch.stack([features[first], features[second]], dim=1)
-    scores = scanner.pairs(pairs, labels, max_bytes)
+    scores = scanner.pairs(labels, max_bytes)
 
     null = []
     for _ in range(-(-NULL_SIZE // len(pairs))):
         shuffled = labels[torch.randperm(n, generator=g).to(a.device)]
-        null.append(scanner.pairs(pairs, shuffled, max_bytes))
+        null.append(scanner.pairs(shuffled, max_bytes))
     null_scores = torch.cat(null)
     mean, std = float(null_scores.mean()), float(null_scores.std())
     z = float(torch.special.ndtri(torch.tensor(1.0 - alpha / len(pairs), dtype=torch.float64)))
