@@ -12,6 +12,7 @@ module             what it holds
 ``ablation``       feature-subset ablation: singles, flagged pairs, leave-one-out
 ``addition``       feature-addition curve: sudden gains as features are added
 ``interpolation``  test rows interpolated between training rows (SMOTE before the split)
+``premature``      was a fitted transformer fit on the training rows alone? (refit and compare)
 ``leakage``        :func:`check_leakage`, which runs every check, and its report
 ``baselines``      uniform / prior / majority / constant / heuristic baselines
 ``logistic``       the L2 logistic regression used as the classical baseline
@@ -22,6 +23,8 @@ module             what it holds
 Every name is importable from here: ``from torch_mlsd.evaluation import f1_score``.
 """
 
+from .ablation import AblationRow, AblationTable, feature_ablation
+from .addition import AdditionCurve, addition_curve
 from .baselines import (
     BaselineReport,
     Predictions,
@@ -34,8 +37,6 @@ from .baselines import (
     uniform_random_baseline,
 )
 from .duplicates import exact_duplicates, near_duplicates
-from .ablation import AblationRow, AblationTable, feature_ablation
-from .addition import AdditionCurve, addition_curve
 from .feature_power import feature_auc
 from .interpolation import Interpolations, interpolated_rows
 from .leakage import CheckResult, Finding, LeakageReport, check_leakage
@@ -51,6 +52,7 @@ from .metrics import (
     recall_score,
 )
 from .pairs import PairScan, pair_scan
+from .premature import refit_difference
 from .ranking import average_precision_score, roc_auc_score
 from .scorers import Scorer, binned_score, logistic_score
 from .splits import group_kfold, group_split, stratified_kfold, stratified_split
@@ -84,6 +86,7 @@ __all__ = [
     "binned_score",
     "interpolated_rows",
     "Interpolations",
+    "refit_difference",
     # baselines
     "Predictions",
     "uniform_random_baseline",

@@ -39,8 +39,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._validate import (
+    as_id_set,
+    check_bool,
+    check_float,
+    check_int,
+    check_tensor,
+    describe,
+    show_items,
+)
 from ..features.fit_guard import FitGuard
-from .._validate import as_id_set, check_bool, check_float, check_int, check_tensor, describe, show_items
 from ._inputs import as_labels, as_rows, as_times, unique_counts
 from .duplicates import MAX_BYTES, exact_duplicates, near_duplicates
 from .feature_power import feature_auc
@@ -383,7 +391,8 @@ def check_leakage(
         y_test: ``(M,)`` labels: the duplicate finding counts copies whose label differs.
         groups_train, groups_test: group ids (tensors or sequences of hashables).
         time_train, time_test: timestamps (numbers or numpy datetime64).
-        fitted: name -> :class:`FitGuard` (scaler, featurizer) to check against ``test_ids``.
+        fitted: name -> :class:`FitGuard` (scaler, featurizer, or any transformer wrapped
+            in :class:`~torch_mlsd.features.GuardedTransformer`) to check against ``test_ids``.
         test_ids: the ids of the test rows, in the id space the ``fitted`` objects used.
         max_duplicate_ratio: alarm when more than this fraction of test rows are exact
             copies of train rows (default 0: any copy; deepchecks uses 0.05).

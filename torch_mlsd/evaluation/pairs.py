@@ -25,7 +25,14 @@ import torch
 
 from .._random import resolve_generator
 from .._validate import check_float, check_int, describe
-from ._binning import bin_codes, check_bins, features_and_labels, log_frequencies, quantile_edges, smoothed_prior
+from ._binning import (
+    bin_codes,
+    check_bins,
+    features_and_labels,
+    log_frequencies,
+    quantile_edges,
+    smoothed_prior,
+)
 from .duplicates import MAX_BYTES
 
 __all__ = ["PairScan", "pair_scan"]

@@ -16,7 +16,14 @@ from collections.abc import Callable
 import torch
 
 from .._validate import check_int, describe
-from ._binning import bin_codes, check_bins, features_and_labels, log_frequencies, quantile_edges, smoothed_prior
+from ._binning import (
+    bin_codes,
+    check_bins,
+    features_and_labels,
+    log_frequencies,
+    quantile_edges,
+    smoothed_prior,
+)
 from ._inputs import as_labels, encode, unique_counts
 from .logistic import LogisticRegression
 from .ranking import roc_auc_score
@@ -57,7 +64,7 @@ def logistic_score(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.T
         >>> logistic_score(x[:300], y[:300], x[300:], y[300:]) > 0.95
         True
     """
-    a, labels, _ = features_and_labels(x_train, y_train)
+    a, _, _ = features_and_labels(x_train, y_train)
     b, y_te = _test_part(a, x_test, y_test)
     model = LogisticRegression().fit(a, as_labels("y_train", y_train))
     return held_out_auc(y_te, model.predict_proba(b), model.classes_)
@@ -94,7 +101,7 @@ def binned_score(
     bins = check_bins(bins)
     rows_per_cell = check_int("rows_per_cell", rows_per_cell, min=1)  # type: ignore[assignment]
     k = a.shape[1]
-    per_feature = min(bins, int(math.floor((len(a) / rows_per_cell) ** (1.0 / k) + 1e-9)))
+    per_feature = min(bins, math.floor((len(a) / rows_per_cell) ** (1.0 / k) + 1e-9))
     if per_feature < 2:
         return math.nan
     edges = quantile_edges(a, per_feature)
