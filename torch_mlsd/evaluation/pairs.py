@@ -48,16 +48,21 @@ class PairScan:
         pairs: ``(P, 2)`` ``int64`` feature indices ``(i, j)``, ``i < j``, of the pairs scanned.
         scores: ``(P,)`` ``float64`` held-out score of each pair (1: the pair gives the label).
         single: ``(D,)`` ``float64`` held-out score of every feature alone (``bins`` cells).
+        additive: ``(P,)`` ``float64`` held-out score of each pair's additive model (the
+            two features' evidence added, naive Bayes): what the pair gives without an
+            interaction.
         threshold: the shuffled-label threshold a pair's score must exceed.
         null_mean, null_std: mean and standard deviation of the shuffled-label pair scores.
         alpha: the family-wise false-alarm rate the threshold was set for.
         flagged: ``(P,)`` bool, the pairs that crossed the threshold and score at least
-            ``1 / (1 - min_share)`` times their better feature.
+            ``1 / (1 - min_share)`` times the best of their features alone and their
+            additive model.
     """
 
     pairs: torch.Tensor
     scores: torch.Tensor
     single: torch.Tensor
+    additive: torch.Tensor
     threshold: float
     null_mean: float
     null_std: float
@@ -81,13 +86,13 @@ class PairScan:
         label = (lambda i: names[i]) if names is not None else (lambda i: f"x{i}")
         rest = (~self.flagged).nonzero().flatten()
         rest = rest[torch.argsort(self.scores[rest], descending=True, stable=True)]
-        lines = ["| pair | pair score | score of first | score of second | status |", "|---|---|---|---|---|"]
+        lines = ["| pair | pair score | first alone | second alone | additive | status |", "|---|---|---|---|---|---|"]
         for r in torch.cat([self._flagged_order(), rest])[:top].tolist():
             i, j = self.pairs[r].tolist()
             status = "LEAK?" if bool(self.flagged[r]) else "ok"
             lines.append(
                 f"| {label(i)} + {label(j)} | {float(self.scores[r]):.4f} | {float(self.single[i]):.4f} "
-                f"| {float(self.single[j]):.4f} | {status} |"
+                f"| {float(self.single[j]):.4f} | {float(self.additive[r]):.4f} | {status} |"
             )
         lines.append(f"\nthreshold {self.threshold:.4f} (shuffled labels: mean {self.null_mean:.4f}, "
                      f"sd {self.null_std:.4f}, family-wise false-alarm rate {self.alpha:g})")
@@ -117,15 +122,35 @@ class _Scanner:
         self.priors = torch.stack([smoothed_prior(counts[0]), smoothed_prior(counts[1])])
         self.baseline = (counts.flip(0) * self.priors.log()).sum()  # loglik of each half under the other's prior
 
-    def single(self, labels: torch.Tensor) -> torch.Tensor:
+    def single_counts(self, labels: torch.Tensor) -> torch.Tensor:
+        """``(D, bins, 2, C)`` counts of every feature's bins per half and class."""
         d, _ = self.codes.shape
         offsets = torch.arange(d, device=self.codes.device)[:, None] * (self.bins * self.width)
         index = (self.codes * self.width + (self.half * self.n_classes + labels) + offsets).flatten()
         counts = torch.bincount(index, minlength=d * self.bins * self.width)
-        return _scores(counts.view(d, self.bins, 2, self.n_classes), self.priors, self.baseline)
+        return counts.view(d, self.bins, 2, self.n_classes)
 
-    def pairs(self, labels: torch.Tensor, max_bytes: int) -> torch.Tensor:
-        """Scores of all pairs ``(i, j)``, ``i < j``, of the features, in ``triu_indices`` order.
+    def single(self, labels: torch.Tensor) -> torch.Tensor:
+        return _scores(self.single_counts(labels), self.priors, self.baseline)
+
+    def additive(self, table: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-fitted score of each pair's additive (naive Bayes) model, ``log p(y | a) +
+        log p(y | b) - log p(y)`` normalised, on the joint counts ``table`` ``(P, cells, 2, C)``:
+        what the two features give without any interaction."""
+        k = self.codes.shape[0]
+        counts = self.single_counts(labels)
+        first, second = torch.triu_indices(k, k, 1, device=table.device)
+        loglik = 0.0
+        for h in (0, 1):
+            single = log_frequencies(counts[:, :, h, :], self.priors[h])  # (k, bins, C)
+            joint = single[first][:, :, None, :] + single[second][:, None, :, :] - self.priors[h].log()
+            joint = torch.log_softmax(joint, dim=-1).flatten(1, 2)  # (P, cells, C)
+            loglik = loglik + (table[..., 1 - h, :] * joint).sum((-1, -2))
+        return 1.0 - loglik / self.baseline  # type: ignore[operator]
+
+    def pairs(self, labels: torch.Tensor, max_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores of all pairs ``(i, j)``, ``i < j``, of the features, in ``triu_indices``
+        order, and the scores of their additive models.
 
         The pairs of a first feature ``i`` share one ``bincount``: the second feature's
         codes already carry each row's (half, class) and the offset of its pair, so the
@@ -143,7 +168,7 @@ class _Scanner:
                 index = torch.add(low[start:stop], self.high[i] - start * cells, out=block[: stop - start])
                 counts.append(torch.bincount(index.flatten(), minlength=(stop - start) * cells))
         table = torch.cat(counts).view(-1, self.bins * self.bins, 2, self.n_classes)
-        return _scores(table, self.priors, self.baseline)
+        return _scores(table, self.priors, self.baseline), self.additive(table, labels)
 
 
 def pair_scan(
@@ -166,9 +191,11 @@ def pair_scan(
     pairs (a Gaussian tail with a Bonferroni correction), so that on data where no pair
     says anything about the label the chance of any false alarm is about ``alpha``.
     A pair is flagged when its score is above the threshold *and* at least ``min_share``
-    of it is the pair's own: ``score - max(score_i, score_j, 0) >= min_share * score``
-    (with the default 0.5, at least twice the better single score). A feature that leaks
-    alone is the single-feature check's business, not a pair's.
+    of it comes from the combination: ``score - max(score_i, score_j, additive, 0) >=
+    min_share * score`` (with the default 0.5, at least twice the better single score and
+    twice the score of the pair's additive model, which adds the two features' evidence
+    as naive Bayes does). Two good features that simply add up are thus not flagged;
+    a feature that leaks alone is the single-feature check's business, not a pair's.
 
     **Many features.** When there are more than ``max_pairs`` pairs, only the ``K``
     features with the best single scores are paired, ``K`` the largest with
@@ -222,16 +249,16 @@ def pair_scan(
     scanner = _Scanner(codes[features], labels, half, bins, n_classes)
     first, second = torch.triu_indices(k, k, 1, device=a.device)
     pairs = torch.stack([features[first], features[second]], dim=1)
-    scores = scanner.pairs(labels, max_bytes)
+    scores, additive = scanner.pairs(labels, max_bytes)
 
     null = []
     for _ in range(-(-NULL_SIZE // len(pairs))):
         shuffled = labels[torch.randperm(n, generator=g).to(a.device)]
-        null.append(scanner.pairs(shuffled, max_bytes))
+        null.append(scanner.pairs(shuffled, max_bytes)[0])
     null_scores = torch.cat(null)
     mean, std = float(null_scores.mean()), float(null_scores.std())
     z = float(torch.special.ndtri(torch.tensor(1.0 - alpha / len(pairs), dtype=torch.float64)))
     threshold = mean + z * std
-    best_single = torch.maximum(single[pairs[:, 0]], single[pairs[:, 1]]).clamp_min(0.0)
-    flagged = (scores > threshold) & (scores - best_single >= min_share * scores)
-    return PairScan(pairs, scores, single, threshold, mean, std, alpha, flagged)
+    alone = torch.stack([single[pairs[:, 0]], single[pairs[:, 1]], additive]).amax(0).clamp_min(0.0)
+    flagged = (scores > threshold) & (scores - alone >= min_share * scores)
+    return PairScan(pairs, scores, single, additive, threshold, mean, std, alpha, flagged)
