@@ -185,8 +185,8 @@ def pair_scan(
     """Score every pair of features on held-out rows and flag pairs that predict the
     label far better than either feature alone (see the module docstring).
 
-    **Threshold.** The labels are shuffled (once, or more often until there are at least
-    100 shuffled pair scores) and the same pairs scored; the threshold is
+    **Threshold.** The labels are shuffled within each half (once, or more often until
+    there are at least 100 shuffled pair scores) and the same pairs scored; the threshold is
     ``mean + z * sd`` of these null scores with ``z = Phi^-1(1 - alpha / P)`` for ``P``
     pairs (a Gaussian tail with a Bonferroni correction), so that on data where no pair
     says anything about the label the chance of any false alarm is about ``alpha``.
@@ -252,8 +252,11 @@ def pair_scan(
     scores, additive = scanner.pairs(labels, max_bytes)
 
     null = []
+    halves = [(half == h).nonzero().flatten() for h in (0, 1)]
     for _ in range(-(-NULL_SIZE // len(pairs))):
-        shuffled = labels[torch.randperm(n, generator=g).to(a.device)]
+        shuffled = labels.clone()
+        for rows in halves:  # within each half: its class counts, hence the prior's score, stay
+            shuffled[rows] = labels[rows[torch.randperm(len(rows), generator=g).to(a.device)]]
         null.append(scanner.pairs(shuffled, max_bytes)[0])
     null_scores = torch.cat(null)
     mean, std = float(null_scores.mean()), float(null_scores.std())
