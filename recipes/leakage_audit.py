@@ -161,7 +161,7 @@ def _plot(result: Result, out: Path) -> None:
     left.set_ylabel("held-out ROC-AUC (5 folds)")
     left.set_title("articles: features added in engineering order")
     rows = [r for r in result.scanner_table.rows if r.kind in ("single", "pair")]
-    labels = [result.scanner_table._label(r) for r in rows]
+    labels = [result.scanner_table.label(r) for r in rows]
     right.barh(labels, [r.best for r in rows], color=["tab:red" if r.best >= 0.9 else "tab:blue" for r in rows])
     right.axvline(0.5, color="grey", linewidth=0.8)
     right.set_xlim(0.4, 1.0)

@@ -33,7 +33,7 @@ def test_ablation_shows_the_leaks():
     assert kinds == ["all"] + ["single"] * 6 + ["pair"] + ["without"] * 6
     pair = table.rows[7]
     assert pair.features == (2, 3) and pair.scores["binned"] > 0.95 and pair.scores["logistic"] < 0.65
-    assert [table._label(r) for r in table.very_high] == ["label_copy", "scanner_a + scanner_b"]
+    assert [table.label(r) for r in table.very_high] == ["label_copy", "scanner_a + scanner_b"]
     singles = {r.features[0]: r for r in table.rows if r.kind == "single"}
     assert all(max(singles[i].scores.values()) < 0.6 for i in (2, 3, 5))  # the XOR halves: chance
     assert table.all_features.scores["logistic"] > 0.95
@@ -49,7 +49,7 @@ def test_ablation_leave_one_out_names_the_costly_feature():
     x, y = _leaky_table(1)
     table = feature_ablation(x[:, [0, 1, 4, 5]], y, pairs=[], scorers={"logistic": logistic_score},
                              generator=torch.Generator().manual_seed(0))
-    assert [table._label(r) for r in table.costly] == ["all but x2"]  # the label copy
+    assert [table.label(r) for r in table.costly] == ["all but x2"]  # the label copy
     assert table.drop(table.costly[0]) > 0.1
 
 
@@ -59,7 +59,7 @@ def test_ablation_on_clean_data_marks_nothing():
     y = (torch.rand(1200, generator=g) < torch.sigmoid(0.7 * x[:, 0] + 0.5 * x[:, 1])).long()
     table = feature_ablation(x, y, generator=g)
     assert not table.very_high and not [r for r in table.rows if r.kind == "pair"]
-    assert [table._label(r) for r in table.costly] == ["all but x0"]  # the real, strongest signal: costly, not "very high"
+    assert [table.label(r) for r in table.costly] == ["all but x0"]  # the real, strongest signal: costly, not "very high"
 
 
 def _addition_data(seed: int, leak_at: int | None, n: int = 1000, d: int = 8) -> tuple[torch.Tensor, torch.Tensor]:

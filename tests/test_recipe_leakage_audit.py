@@ -20,7 +20,7 @@ def test_scanner_pair_is_caught_only_together(smoke):
     kinds = {f.kind: f for f in result.scanner_report.findings}
     assert set(kinds) == {"feature_pair"} and kinds["feature_pair"].features == [3, 4]  # room + brand
     assert result.scanner_clean.ok  # without the two columns: nothing
-    labels = [result.scanner_table._label(r) for r in result.scanner_table.very_high]
+    labels = [result.scanner_table.label(r) for r in result.scanner_table.very_high]
     assert labels == ["scan_room + scanner_brand"]
     singles = [r for r in result.scanner_table.rows if r.kind == "single" and r.features[0] in (3, 4)]
     assert all(r.best < 0.6 for r in singles)

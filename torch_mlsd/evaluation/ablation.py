@@ -80,7 +80,8 @@ class AblationTable:
         """Leave-one-out rows whose drop exceeds ``max_drop``."""
         return [r for r in self.rows if r.kind == "without" and self.drop(r) > self.max_drop]
 
-    def _label(self, row: AblationRow) -> str:
+    def label(self, row: AblationRow) -> str:
+        """The row's subset in words: ``"x3"``, ``"x2 + x5"``, ``"all but x4"``."""
         names = [self.names[i] for i in row.features]
         return {"all": "all features", "without": f"all but {names[0]}"}.get(row.kind, " + ".join(names))
 
@@ -94,7 +95,7 @@ class AblationTable:
             elif row.kind == "without" and self.drop(row) > self.max_drop:
                 note = f"drops {self.drop(row):.3f} without it"
             cells = [f"{row.scores[s]:.4f}" if not math.isnan(row.scores[s]) else "n/a" for s in self.scorers]
-            lines.append("| " + " | ".join([self._label(row), row.kind, *cells, note]) + " |")
+            lines.append("| " + " | ".join([self.label(row), row.kind, *cells, note]) + " |")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -149,7 +150,7 @@ def feature_ablation(
         >>> x = torch.randn(1000, 3, generator=g)
         >>> y = (x[:, 0] + 0.1 * x[:, 1] > 0).long()
         >>> table = feature_ablation(x, y, generator=g)
-        >>> [table._label(r) for r in table.very_high]
+        >>> [table.label(r) for r in table.very_high]
         ['x0']
     """
     a, _, _ = features_and_labels(x, y)
