@@ -20,12 +20,12 @@ def _smote_before_split(seed: int, d: int = 8):
     xr, yr = smote(x, y, seed=seed)
     perm = torch.randperm(len(xr), generator=g)
     cut = int(0.8 * len(xr))
-    return xr[perm[:cut]], xr[perm[cut:]], yr[perm[:cut]], yr[perm[cut:]], perm[cut:] >= n, perm[:cut]
+    return xr[perm[:cut]], xr[perm[cut:]], yr[perm[:cut]], yr[perm[cut:]], perm[cut:] >= n
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_smote_before_the_split_is_found(seed, device):
-    x_tr, x_te, y_tr, y_te, synthetic, train_rows = _smote_before_split(seed)
+    x_tr, x_te, y_tr, _, synthetic = _smote_before_split(seed)
     found = interpolated_rows(x_tr.to(device), x_te.to(device), y_tr.to(device))
     rows = torch.zeros(len(x_te), dtype=torch.bool)
     rows[found.rows] = True
@@ -53,7 +53,7 @@ def test_copies_are_left_to_the_duplicate_checks():
 
 
 def test_check_leakage_reports_smote_before_the_split():
-    x_tr, x_te, y_tr, y_te, synthetic, _ = _smote_before_split(4)
+    x_tr, x_te, y_tr, y_te, synthetic = _smote_before_split(4)
     report = check_leakage(x_tr, x_te, y_tr, y_te, max_feature_auc=None, scan_pairs=False)
     kinds = {f.kind: f for f in report.findings}
     assert set(kinds) == {"interpolated", "near_duplicate"}  # new rows close to a parent are near copies too

@@ -104,11 +104,9 @@ class PairScan:
 
 def _scores(counts: torch.Tensor, priors: torch.Tensor, baseline: torch.Tensor) -> torch.Tensor:
     """Cross-fitted score from counts ``(..., cells, 2, C)`` (the 2: the halves)."""
-    loglik = 0.0
-    for h in (0, 1):
-        fitted = log_frequencies(counts[..., h, :], priors[h])
-        loglik = loglik + (counts[..., 1 - h, :] * fitted).sum((-1, -2))
-    return 1.0 - loglik / baseline  # type: ignore[operator]
+    fit_0, fit_1 = (log_frequencies(counts[..., h, :], priors[h]) for h in (0, 1))
+    loglik = (counts[..., 1, :] * fit_0).sum((-1, -2)) + (counts[..., 0, :] * fit_1).sum((-1, -2))
+    return 1.0 - loglik / baseline
 
 
 class _Scanner:
@@ -140,13 +138,13 @@ class _Scanner:
         k = self.codes.shape[0]
         counts = self.single_counts(labels)
         first, second = torch.triu_indices(k, k, 1, device=table.device)
-        loglik = 0.0
+        parts = []
         for h in (0, 1):
             single = log_frequencies(counts[:, :, h, :], self.priors[h])  # (k, bins, C)
             joint = single[first][:, :, None, :] + single[second][:, None, :, :] - self.priors[h].log()
             joint = torch.log_softmax(joint, dim=-1).flatten(1, 2)  # (P, cells, C)
-            loglik = loglik + (table[..., 1 - h, :] * joint).sum((-1, -2))
-        return 1.0 - loglik / self.baseline  # type: ignore[operator]
+            parts.append((table[..., 1 - h, :] * joint).sum((-1, -2)))
+        return 1.0 - (parts[0] + parts[1]) / self.baseline
 
     def pairs(self, labels: torch.Tensor, max_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores of all pairs ``(i, j)``, ``i < j``, of the features, in ``triu_indices``
