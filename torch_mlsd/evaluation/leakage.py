@@ -16,8 +16,8 @@ duplicates inside train  fraction of train rows that copy another train row   1%
 feature AUC              per-feature ROC-AUC on train, ``max(auc, 1 - auc)``  0.95
 group overlap            fraction of test rows whose group is also in train   0
 temporal overlap         fraction of test rows older than the newest train    0
-feature pairs            held-out binned score of every pair of features      shuffled-label
-                         (:func:`pair_scan`), far above both features alone   threshold
+feature pairs            held-out binned score of every pair of features      threshold of a
+                         (:func:`pair_scan`), far above both features alone   shuffled null
 interpolated rows        fraction of test rows on a segment between two       0
                          same-class train rows (SMOTE before the split)
 premature fit            fitted statistics (:class:`FitGuard`) that saw test  0
@@ -28,6 +28,10 @@ The pieces are public too: :func:`~torch_mlsd.evaluation.exact_duplicates` (row 
 any number of rows), :func:`~torch_mlsd.evaluation.near_duplicates` (chunked cosine k-NN on
 the tensors' device), :func:`~torch_mlsd.evaluation.feature_auc`, and
 :class:`~torch_mlsd.features.FitGuard`, the base of the fit-on-train-only statistics.
+Leaks that no single feature shows have their own modules: :func:`pair_scan` (run here),
+:func:`~torch_mlsd.evaluation.interpolated_rows` (run here),
+:func:`~torch_mlsd.evaluation.feature_ablation`, :func:`~torch_mlsd.evaluation.addition_curve`
+and :func:`~torch_mlsd.evaluation.refit_difference` (premature featurisation without ids).
 """
 
 from __future__ import annotations

