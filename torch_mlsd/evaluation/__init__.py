@@ -13,7 +13,8 @@ module             what it holds
 ``addition``       feature-addition curve: sudden gains as features are added
 ``interpolation``  test rows interpolated between training rows (SMOTE before the split)
 ``premature``      was a fitted transformer fit on the training rows alone? (refit and compare)
-``leakage``        :func:`check_leakage`, which runs every check, and its report
+``leakage``        :func:`check_leakage`, which runs every check
+``report``         its report: :class:`LeakageReport`, :class:`CheckResult`, :class:`Finding`
 ``baselines``      uniform / prior / majority / constant / heuristic baselines
 ``logistic``       the L2 logistic regression used as the classical baseline
 ``metrics``        accuracy, confusion matrix, precision / recall / F-scores
