@@ -24,7 +24,7 @@ import secrets
 
 import torch
 
-__all__ = ["mix_seed", "new_seed", "make_generator", "worker_seed", "resolve_generator"]
+__all__ = ["mix_seed", "new_seed", "make_generator", "worker_seed", "resolve_generator", "child_generator"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -87,6 +87,13 @@ def resolve_generator(
     if device is not None and generator.device.type != torch.device(device).type:
         raise ValueError(f"`{name}` must be on the data's device {torch.device(device)}, got one on {generator.device}")
     return generator
+
+
+def child_generator(generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator on ``device`` seeded by one draw of ``generator``: an independent stream
+    for a sub-step (a split inside a check), so the sub-step's draws do not depend on
+    how many numbers the caller draws afterwards."""
+    return make_generator(int(torch.randint(2**62, (1,), generator=generator)), device)
 
 
 def worker_seed(seed: int, *keys: int) -> int:

@@ -16,6 +16,10 @@ duplicates inside train  fraction of train rows that copy another train row   1%
 feature AUC              per-feature ROC-AUC on train, ``max(auc, 1 - auc)``  0.95
 group overlap            fraction of test rows whose group is also in train   0
 temporal overlap         fraction of test rows older than the newest train    0
+feature pairs            held-out binned score of every pair of features      threshold of a
+                         (:func:`pair_scan`), far above both features alone   shuffled null
+interpolated rows        fraction of test rows on a segment between two       0
+                         same-class train rows (SMOTE before the split)
 premature fit            fitted statistics (:class:`FitGuard`) that saw test  0
                          rows
 =======================  ===================================================  =============
@@ -24,115 +28,43 @@ The pieces are public too: :func:`~torch_mlsd.evaluation.exact_duplicates` (row 
 any number of rows), :func:`~torch_mlsd.evaluation.near_duplicates` (chunked cosine k-NN on
 the tensors' device), :func:`~torch_mlsd.evaluation.feature_auc`, and
 :class:`~torch_mlsd.features.FitGuard`, the base of the fit-on-train-only statistics.
+Leaks that no single feature shows have their own modules: :func:`pair_scan` (run here),
+:func:`~torch_mlsd.evaluation.interpolated_rows` (run here),
+:func:`~torch_mlsd.evaluation.feature_ablation`, :func:`~torch_mlsd.evaluation.addition_curve`
+and :func:`~torch_mlsd.evaluation.refit_difference` (premature featurisation without ids).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._validate import as_id_set, check_float, check_int, check_tensor, describe, show_items
+from .._validate import (
+    as_id_set,
+    check_bool,
+    check_float,
+    check_int,
+    check_tensor,
+    describe,
+    show_items,
+)
 from ..features.fit_guard import FitGuard
 from ._inputs import as_labels, as_rows, as_times, unique_counts
 from .duplicates import MAX_BYTES, exact_duplicates, near_duplicates
 from .feature_power import feature_auc
+from .interpolation import interpolated_rows
+from .pairs import pair_scan
+from .report import CheckResult, Finding, LeakageReport, check_row, percent, skipped_row
 
 __all__ = ["Finding", "CheckResult", "LeakageReport", "check_leakage"]
 
-
-# ---------------------------------------------------------------- report
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One suspicious observation.
-
-    Attributes:
-        kind: ``"duplicate"``, ``"near_duplicate"``, ``"train_duplicates"``,
-            ``"feature_auc"``, ``"group_overlap"``, ``"temporal_overlap"`` or ``"premature_fit"``.
-        message: what was found, in words.
-        measure: the value that crossed the threshold.
-        threshold: the alarm threshold.
-        test_rows: ``int64`` CPU indices of the test rows involved, or ``None``.
-        train_rows: ``int64`` CPU indices of the training rows involved (for duplicates,
-            the train row matching each test row), or ``None``.
-        features: indices of the features involved, or ``None``.
-        groups: the groups involved, or ``None``.
-    """
-
-    kind: str
-    message: str
-    measure: float
-    threshold: float
-    test_rows: torch.Tensor | None = None
-    train_rows: torch.Tensor | None = None
-    features: list[int] | None = None
-    groups: list[Any] | None = None
+PAIR_SCAN_BUDGET = 2**27  # pairs x training rows scanned by default (64 features on 66,000 rows)
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """One row of the report table: ``status`` is ``"ok"``, ``"LEAK"`` or ``"skipped"``."""
-
-    check: str
-    measure: float
-    threshold: float
-    status: str
-    detail: str
-
-
-class LeakageReport:
-    """Every check run (``checks``) and what crossed its threshold (``findings``).
-
-    ``str(report)`` is a markdown table followed by the findings; ``report.ok`` is
-    ``True`` when there are no findings.
-    """
-
-    def __init__(self, checks: list[CheckResult], findings: list[Finding]) -> None:
-        self.checks = checks
-        self.findings = findings
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_markdown(self) -> str:
-        lines = ["| check | measure | threshold | status | detail |", "|---|---|---|---|---|"]
-        for c in self.checks:
-            measure = "" if c.status == "skipped" else f"{c.measure:.4g}"
-            threshold = "" if c.status == "skipped" else f"> {c.threshold:.4g}"
-            lines.append(f"| {c.check} | {measure} | {threshold} | {c.status} | {c.detail} |")
-        lines.append("")
-        lines += [f"- [{f.kind}] {f.message}" for f in self.findings] or ["No leakage found."]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.to_markdown()
-
-    def __repr__(self) -> str:
-        return f"LeakageReport({len(self.checks)} checks, {len(self.findings)} findings)"
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{part} of {whole} ({part / max(whole, 1):.2%})"
-
-# ---------------------------------------------------------------- the report
-
-
-def _result(check: str, measure: float, threshold: float, detail: str) -> CheckResult:
-    return CheckResult(check, measure, threshold, "LEAK" if measure > threshold else "ok", detail)
-
-
-def _skipped(check: str, why: str) -> CheckResult:
-    return CheckResult(check, float("nan"), float("nan"), "skipped", why)
+# ---------------------------------------------------------------- the checks
 
 
 def _duplicate_checks(
@@ -143,7 +75,8 @@ def _duplicate_checks(
     max_ratio: float,
     max_train_ratio: float,
     max_bytes: int,
-) -> tuple[list[CheckResult], list[Finding], torch.Tensor]:
+) -> tuple[list[CheckResult], list[Finding], torch.Tensor, torch.Tensor]:
+    """The two duplicate checks; also the exact-copy test rows and the train rows that copy another."""
     checks, findings = [], []
     rows, matches = (t.cpu() for t in exact_duplicates(a, b, max_bytes=max_bytes))
     ratio = len(rows) / len(b)
@@ -151,18 +84,18 @@ def _duplicate_checks(
     if y_train is not None and y_test is not None and len(rows):
         differ = int((y_train.cpu()[matches] != y_test.cpu()[rows]).sum())
         label_note = f"; {differ} of them with a different label"
-    checks.append(_result("exact duplicates across splits", ratio, max_ratio, f"{_pct(len(rows), len(b))} test rows"))
+    checks.append(check_row("exact duplicates across splits", ratio, max_ratio, f"{percent(len(rows), len(b))} test rows"))
     if ratio > max_ratio:
         findings.append(Finding(
             "duplicate",
-            f"{_pct(len(rows), len(b))} test rows are exact copies of train rows{label_note}: "
+            f"{percent(len(rows), len(b))} test rows are exact copies of train rows{label_note}: "
             f"test rows {show_items(rows)}, train rows {show_items(matches)}",
             ratio, max_ratio, test_rows=rows, train_rows=matches,
         ))
     copies = exact_duplicates(a, max_bytes=max_bytes)[0].cpu()
     ratio_train = len(copies) / len(a)
-    detail = f"{_pct(len(copies), len(a))} train rows"
-    checks.append(_result("duplicates inside train", ratio_train, max_train_ratio, detail))
+    detail = f"{percent(len(copies), len(a))} train rows"
+    checks.append(check_row("duplicates inside train", ratio_train, max_train_ratio, detail))
     if ratio_train > max_train_ratio:
         class_note = ""
         if y_train is not None:
@@ -171,11 +104,11 @@ def _duplicate_checks(
             class_note = f"; {counts[top] / len(copies):.0%} of the copies are of class {classes[top].item()}"
         findings.append(Finding(
             "train_duplicates",
-            f"{_pct(len(copies), len(a))} train rows copy another train row (oversampling before the split?)"
+            f"{percent(len(copies), len(a))} train rows copy another train row (oversampling before the split?)"
             f"{class_note}: rows {show_items(copies)}",
             ratio_train, max_train_ratio, train_rows=copies,
         ))
-    return checks, findings, rows
+    return checks, findings, rows, copies
 
 
 def _near_duplicate_check(
@@ -186,12 +119,12 @@ def _near_duplicate_check(
     new = ~torch.isin(rows, exact_rows)
     rows, matches, sim = rows[new], matches[new], sim[new]
     ratio = len(rows) / len(b)
-    result = _result(name, ratio, max_ratio, f"{_pct(len(rows), len(b))} test rows besides exact copies")
+    result = check_row(name, ratio, max_ratio, f"{percent(len(rows), len(b))} test rows besides exact copies")
     if ratio <= max_ratio:
         return result, []
     return result, [Finding(
         "near_duplicate",
-        f"{_pct(len(rows), len(b))} test rows have a train row with cosine similarity >= {threshold:g} "
+        f"{percent(len(rows), len(b))} test rows have a train row with cosine similarity >= {threshold:g} "
         f"(min {float(sim.min()):.4f}): test rows {show_items(rows)}, train rows {show_items(matches)}",
         ratio, max_ratio, test_rows=rows, train_rows=matches,
     )]
@@ -202,7 +135,7 @@ def _feature_check(
 ) -> tuple[CheckResult, list[Finding]]:
     auc = feature_auc(a, y, max_bytes=max_bytes)
     best = int(torch.argmax(auc))
-    result = _result("single-feature AUC (train)", float(auc[best]), max_auc, f"best: feature {best}")
+    result = check_row("single-feature AUC (train)", float(auc[best]), max_auc, f"best: feature {best}")
     flagged = (auc > max_auc).nonzero().flatten()
     if not len(flagged):
         return result, []
@@ -212,6 +145,49 @@ def _feature_check(
         f"{len(flagged)} features alone predict the label with AUC > {max_auc:g}: {shown}"
         " (a leaked label, an ID, or a proxy only available after the fact?)",
         float(auc[best]), max_auc, features=flagged.tolist(),
+    )]
+
+
+def _pair_check(
+    a: torch.Tensor, y: torch.Tensor, alpha: float, max_bytes: int, generator: torch.Generator | None
+) -> tuple[CheckResult, list[Finding]]:
+    scan = pair_scan(a, y, alpha=alpha, max_bytes=max_bytes, generator=generator)
+    best = int(torch.argmax(scan.scores))
+    flagged = scan.flagged_pairs
+    detail = f"{len(scan.pairs)} pairs; best: features {scan.pairs[best].tolist()}"
+    status = "LEAK" if len(flagged) else "ok"
+    measure = float(scan.scores.max())
+    result = CheckResult("feature pairs (held-out binned score)", measure, scan.threshold, status, detail)
+    if not len(flagged):
+        return result, []
+    shown = ", ".join(
+        f"{i} + {j} (score {float(scan.scores[r]):.3f}; alone {float(scan.single[i]):.3f}, {float(scan.single[j]):.3f})"
+        for r, (i, j) in zip(scan._flagged_order()[:10].tolist(), flagged[:10].tolist())
+    )
+    return result, [Finding(
+        "feature_pair",
+        f"{len(flagged)} pairs of features predict the label far better together than alone: {shown}"
+        " (feature A + feature B can leak what neither does: check how each was made)",
+        measure, scan.threshold, features=flagged.flatten().tolist(),
+    )]
+
+
+def _interpolation_check(
+    a: torch.Tensor, b: torch.Tensor, y: torch.Tensor | None, tolerance: float, max_bytes: int
+) -> tuple[CheckResult, list[Finding]]:
+    found = interpolated_rows(a, b, y, tolerance=tolerance, max_bytes=max_bytes)
+    n_rows = len(found.rows)
+    detail = f"{percent(n_rows, len(b))} test rows"
+    result = check_row("interpolated test rows", found.fraction, 0.0, detail)
+    if not n_rows:
+        return result, []
+    ends = torch.stack([found.left, found.right], dim=1)
+    return result, [Finding(
+        "interpolated",
+        f"{percent(n_rows, len(b))} test rows lie on a segment between two training rows"
+        f"{' of one class' if y is not None else ''} (oversampling such as SMOTE before the split?): "
+        f"test rows {show_items(found.rows)}, between train rows {show_items(ends)}",
+        found.fraction, 0.0, test_rows=found.rows, train_rows=ends,
     )]
 
 
@@ -231,12 +207,12 @@ def _group_check(groups_train: Any, groups_test: Any) -> tuple[CheckResult, list
         shared = sorted({test_list[i] for i in rows.tolist()}, key=repr)
     n_test = len(groups_test)
     ratio = len(rows) / n_test
-    result = _result("group overlap", ratio, 0.0, f"{len(shared)} groups shared")
+    result = check_row("group overlap", ratio, 0.0, f"{len(shared)} groups shared")
     if not shared:
         return result, []
     return result, [Finding(
         "group_overlap",
-        f"{len(shared)} groups are in both splits, covering {_pct(len(rows), n_test)} test rows: "
+        f"{len(shared)} groups are in both splits, covering {percent(len(rows), n_test)} test rows: "
         f"groups {show_items(shared)}",
         ratio, 0.0, test_rows=rows, groups=shared,
     )]
@@ -259,13 +235,13 @@ def _temporal_check(time_train: Any, time_test: Any) -> tuple[CheckResult, list[
     newest = t_train.max()
     rows = (t_test < newest).nonzero().flatten()
     ratio = len(rows) / len(t_test)
-    detail = f"{_pct(len(rows), len(t_test))} test rows older than the newest train row"
-    result = _result("temporal overlap", ratio, 0.0, detail)
+    detail = f"{percent(len(rows), len(t_test))} test rows older than the newest train row"
+    result = check_row("temporal overlap", ratio, 0.0, detail)
     if not len(rows):
         return result, []
     return result, [Finding(
         "temporal_overlap",
-        f"{_pct(len(rows), len(t_test))} test rows are older than the newest training row: test rows {show_items(rows)}; "
+        f"{percent(len(rows), len(t_test))} test rows are older than the newest training row: test rows {show_items(rows)}; "
         "a random split lets the model see the future (use temporal_split)",
         ratio, 0.0, test_rows=rows,
     )]
@@ -278,7 +254,7 @@ def _fit_checks(fitted: Mapping[str, FitGuard], test_ids: Any) -> tuple[list[Che
         if not isinstance(obj, FitGuard):
             raise TypeError(f"`fitted` values must be FitGuard objects, got {describe(obj)} for {name!r}")
         if obj.fit_ids_ is None:
-            checks.append(_result(f"premature fit: {name}", float("inf"), 0.0, "fit without `ids`: rows unknown"))
+            checks.append(check_row(f"premature fit: {name}", float("inf"), 0.0, "fit without `ids`: rows unknown"))
             findings.append(Finding(
                 "premature_fit", f"{name!r} was fit without `ids`: no proof that it saw no test rows",
                 float("inf"), 0.0,
@@ -286,11 +262,11 @@ def _fit_checks(fitted: Mapping[str, FitGuard], test_ids: Any) -> tuple[list[Che
             continue
         seen = obj.fit_ids_[torch.isin(obj.fit_ids_, test)]
         ratio = len(seen) / max(len(test), 1)
-        checks.append(_result(f"premature fit: {name}", ratio, 0.0, f"{_pct(len(seen), len(test))} test rows seen"))
+        checks.append(check_row(f"premature fit: {name}", ratio, 0.0, f"{percent(len(seen), len(test))} test rows seen"))
         if len(seen):
             findings.append(Finding(
                 "premature_fit",
-                f"{name!r} was fit on {_pct(len(seen), len(test))} test rows: {show_items(seen)}; fit it on train only",
+                f"{name!r} was fit on {percent(len(seen), len(test))} test rows: {show_items(seen)}; fit it on train only",
                 ratio, 0.0, test_rows=seen,
             ))
     return checks, findings
@@ -313,7 +289,11 @@ def check_leakage(
     max_near_duplicate_ratio: float = 0.0,
     max_train_duplicate_ratio: float = 0.01,
     max_feature_auc: float | None = 0.95,
+    scan_pairs: bool | None = None,
+    pair_alpha: float = 0.01,
+    interpolation_tolerance: float | None = 1e-5,
     max_bytes: int = MAX_BYTES,
+    generator: torch.Generator | None = None,
 ) -> LeakageReport:
     """Run every leakage check the arguments allow (see the module table).
 
@@ -325,7 +305,8 @@ def check_leakage(
         y_test: ``(M,)`` labels: the duplicate finding counts copies whose label differs.
         groups_train, groups_test: group ids (tensors or sequences of hashables).
         time_train, time_test: timestamps (numbers or numpy datetime64).
-        fitted: name -> :class:`FitGuard` (scaler, featurizer) to check against ``test_ids``.
+        fitted: name -> :class:`FitGuard` (scaler, featurizer, or any transformer wrapped
+            in :class:`~torch_mlsd.features.GuardedTransformer`) to check against ``test_ids``.
         test_ids: the ids of the test rows, in the id space the ``fitted`` objects used.
         max_duplicate_ratio: alarm when more than this fraction of test rows are exact
             copies of train rows (default 0: any copy; deepchecks uses 0.05).
@@ -337,7 +318,19 @@ def check_leakage(
             another train row (default 0.01).
         max_feature_auc: alarm when a single feature reaches this ROC-AUC on train;
             ``None`` skips the check.
-        max_bytes: memory bound of one block in the hashing, k-NN and AUC steps.
+        scan_pairs: score every pair of features on the distinct training rows
+            (:func:`pair_scan`; copies would be memorised across its halves) and report
+            pairs far better than their features alone.
+            ``None`` (default): when ``y_train`` is given and it is cheap, i.e. pairs x
+            training rows <= 2^27 (64 features on 66,000 rows); ``True``: always (the
+            scan itself keeps the 2^15 best-paired features); ``False``: never.
+        pair_alpha: family-wise false-alarm rate of the pair scan's threshold.
+        interpolation_tolerance: relative distance to a segment between two training
+            rows that counts a test row as interpolated (:func:`interpolated_rows`);
+            ``None`` skips. Run only on floating features with at least 3 columns
+            (fewer, or integer lattices, put rows on segments by chance).
+        max_bytes: memory bound of one block in the hashing, k-NN, AUC and pair steps.
+        generator: draws the halves and label shuffles of the pair scan (``None``: fresh).
 
     Returns:
         :class:`LeakageReport`; ``report.findings`` is empty when nothing crossed a threshold.
@@ -367,29 +360,40 @@ def check_leakage(
     }
     for name, value in ratios.items():
         check_float(name, value, min=0.0, max=1.0)
-    max_bytes = check_int("max_bytes", max_bytes, min=1)  # type: ignore[assignment]
+    max_bytes = check_int("max_bytes", max_bytes, min=1)
 
-    checks, findings, exact_rows = _duplicate_checks(
+    checks, findings, exact_rows, copies = _duplicate_checks(
         a, b, y_tr, y_te, max_duplicate_ratio, max_train_duplicate_ratio, max_bytes
     )
     parts: list[tuple[CheckResult, list[Finding]]] = []
     if near_duplicate_threshold is None:
-        parts.append((_skipped("near duplicates", "near_duplicate_threshold=None"), []))
+        parts.append((skipped_row("near duplicates", "near_duplicate_threshold=None"), []))
     else:
         threshold = float(check_float("near_duplicate_threshold", near_duplicate_threshold, min=-1.0, max=1.0))
         parts.append(_near_duplicate_check(a, b, exact_rows, threshold, max_near_duplicate_ratio, max_bytes))
     if max_feature_auc is None or y_tr is None:
         why = "no `y_train`" if y_tr is None else "max_feature_auc=None"
-        parts.append((_skipped("single-feature AUC (train)", why), []))
+        parts.append((skipped_row("single-feature AUC (train)", why), []))
     elif len(unique_counts(y_tr)[0]) < 2:
-        parts.append((_skipped("single-feature AUC (train)", "`y_train` has one class"), []))
+        parts.append((skipped_row("single-feature AUC (train)", "`y_train` has one class"), []))
     else:
         auc_limit = float(check_float("max_feature_auc", max_feature_auc, min=0.5, max=1.0))
         parts.append(_feature_check(a, y_tr, auc_limit, max_bytes))
+    distinct = torch.ones(len(a), dtype=torch.bool, device=a.device)
+    distinct[copies.to(a.device)] = False  # copies would be memorised across the scan's halves
+    y_distinct = None if y_tr is None else y_tr[distinct]
+    parts.append(_pairs_part(a[distinct], y_distinct, scan_pairs, pair_alpha, max_bytes, generator))
+    if interpolation_tolerance is None:
+        parts.append((skipped_row("interpolated test rows", "interpolation_tolerance=None"), []))
+    elif not a.dtype.is_floating_point or a.shape[1] < 3:
+        parts.append((skipped_row("interpolated test rows", "needs floating features, at least 3"), []))
+    else:
+        tolerance = float(check_float("interpolation_tolerance", interpolation_tolerance, min=0.0, min_open=True))
+        parts.append(_interpolation_check(a, b, y_tr, tolerance, max_bytes))
     if (groups_train is None) != (groups_test is None):
         raise ValueError("`groups_train` and `groups_test` must be given together")
     if groups_train is None:
-        parts.append((_skipped("group overlap", "no groups given"), []))
+        parts.append((skipped_row("group overlap", "no groups given"), []))
     else:
         _lengths("groups_train", groups_train, len(a))
         _lengths("groups_test", groups_test, len(b))
@@ -397,7 +401,7 @@ def check_leakage(
     if (time_train is None) != (time_test is None):
         raise ValueError("`time_train` and `time_test` must be given together")
     if time_train is None:
-        parts.append((_skipped("temporal overlap", "no timestamps given"), []))
+        parts.append((skipped_row("temporal overlap", "no timestamps given"), []))
     else:
         _lengths("time_train", time_train, len(a))
         _lengths("time_test", time_test, len(b))
@@ -412,6 +416,30 @@ def check_leakage(
         checks += more_checks
         findings += more_findings
     return LeakageReport(checks, findings)
+
+
+def _pairs_part(
+    a: torch.Tensor,
+    y: torch.Tensor | None,
+    scan_pairs: bool | None,
+    alpha: float,
+    max_bytes: int,
+    generator: torch.Generator | None,
+) -> tuple[CheckResult, list[Finding]]:
+    name = "feature pairs (held-out binned score)"
+    if scan_pairs is not None:
+        check_bool("scan_pairs", scan_pairs)
+    alpha = float(check_float("pair_alpha", alpha, min=0.0, max=1.0, min_open=True, max_open=True))
+    n, d = a.shape
+    if scan_pairs is False:
+        return skipped_row(name, "scan_pairs=False"), []
+    if y is None:
+        return skipped_row(name, "no `y_train`"), []
+    if d < 2 or n < 8 or len(unique_counts(y)[0]) < 2:
+        return skipped_row(name, "needs 2 features, 8 rows and 2 classes"), []
+    if scan_pairs is None and d * (d - 1) // 2 * n > PAIR_SCAN_BUDGET:
+        return skipped_row(name, f"{d * (d - 1) // 2} pairs x {n} rows > 2^27: pass scan_pairs=True"), []
+    return _pair_check(a, y, alpha, max_bytes, generator)
 
 
 def _labels_for(name: str, y: Any, x: torch.Tensor) -> torch.Tensor | None:

@@ -104,7 +104,7 @@ def _ngram_range(value: Any) -> tuple[int, int]:
         raise TypeError(f"`ngram_range` must be a tuple (min_n, max_n), got {describe(value)}")
     low = check_int("ngram_range", value[0], min=1)
     high = check_int("ngram_range", value[1], min=low)
-    return low, high  # type: ignore[return-value]
+    return low, high
 
 
 @lru_cache(maxsize=2**18)
