@@ -28,10 +28,13 @@ from .augment import (
     TimeMasking,
 )
 from .evaluation import (
+    addition_curve,
     check_leakage,
     compare_baselines,
+    feature_ablation,
     group_kfold,
     group_split,
+    pair_scan,
     stratified_kfold,
     stratified_split,
     temporal_split,
@@ -51,11 +54,14 @@ from .losses import BalancedSoftmaxLoss, BinaryFocalLoss, FocalLoss, LogitAdjust
 from .sampling import (
     BootstrapSampler,
     ClassBalancedBatchSampler,
+    DynamicWeightedSampler,
     OrderSampler,
+    RebalancedStream,
     StratifiedBatchSampler,
     TensorReservoir,
     WeightedSampler,
     importance_weights,
+    loss_sampling_weights,
     reservoir_sample,
 )
 
@@ -73,6 +79,9 @@ __all__ = [
     "sampling",
     # sampling
     "WeightedSampler",
+    "DynamicWeightedSampler",
+    "RebalancedStream",
+    "loss_sampling_weights",
     "StratifiedBatchSampler",
     "ClassBalancedBatchSampler",
     "OrderSampler",
@@ -114,6 +123,9 @@ __all__ = [
     "group_kfold",
     "time_series_folds",
     "check_leakage",
+    "pair_scan",
+    "feature_ablation",
+    "addition_curve",
     "FitGuard",
     "compare_baselines",
 ]
