@@ -29,3 +29,15 @@ def test_run_distributed_propagates_errors():
 
 def test_device_fixture(device):
     assert torch.zeros(1, device=device).device.type == device.type
+
+
+def test_ci_runs_the_readme_commands_verbatim():
+    """`.ci/run` installs and tests exactly as the README tells a new user to."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    ci = (root / ".ci" / "run").read_text().split("# --- the README's test set-up, verbatim ---\n")[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("this is what CI runs")[1].split("```bash\n")[1].split("```")[0]
+    readme_lines = [line for line in block.splitlines() if "venv" not in line]
+    assert [line for line in ci.splitlines() if line.strip()] == readme_lines
