@@ -20,9 +20,11 @@ last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from .._random import make_generator, mix_seed, new_seed
@@ -32,6 +34,7 @@ from ._base import EpochSampler, ShardMode
 __all__ = ["WeightedSampler", "weighted_indices"]
 
 _TOPK_FRACTION = 16  # below n / 16 draws without replacement, topk beats a full sort
+_BUILD_CHUNK = 1 << 21  # positions per step of the alias-table build: temporaries of 16 MB, not of n items
 _BLOCK = 1 << 20  # draws made at a time by the sampler with replacement (large: small parallel ops stall on a busy CPU)
 
 
@@ -45,48 +48,93 @@ class _Plan(NamedTuple):
     index: torch.Tensor | None  # without replacement: their positions, None when all are positive
 
 
-def _alias_table(p: torch.Tensor) -> torch.Tensor:
-    """Alias table for probabilities proportional to ``p`` (float64, max 1, sum > 0).
+def _alias_table(w: torch.Tensor) -> torch.Tensor:
+    """Alias table for probabilities proportional to ``w`` (float64, >= 0, sum > 0).
 
-    Scaled so the mean is 1, items split into lights (p < 1) and heavies (p >= 1). A
-    light keeps its own bucket with probability p and sends the rest to a heavy; heavies
-    pay for the lights' deficits in order and, once what is left of one drops below 1, its
-    own bucket is topped up by the next heavy. Where each deficit lands follows from two
-    prefix sums, so the whole sweep is two ``searchsorted`` calls.
+    Returns ``[n, 2]`` int64 rows: the probability of keeping the bucket (float64 bits)
+    and the alias. ``w`` is not modified.
+
+    Scaled so the mean is 1, items are lights (p < 1) or heavies (p >= 1). A light keeps
+    its bucket with probability p and sends its deficit 1 - p to a heavy; heavies pay the
+    lights' deficits in index order and, once what is left of one drops below 1, the next
+    heavy tops its bucket up. Heavy j (cumulative excess ``E_j``) must have paid for all
+    lights up to some position k whose cumulative deficit ``done[k]`` lies in
+    ``[E_j, E_j + 1]``: its bucket then keeps ``1 + E_j - done[k]``. As every deficit is
+    at most 1, the first k with ``done[k] >= ceil(E_j)``, or the one before it, always
+    qualifies, and "the first k with ``done[k] >= m``" for every integer m is one
+    ``bincount`` of ``floor(done)`` and a prefix sum: no search, no sort, O(n).
     """
-    n = p.numel()
-    p = p * (n / p.sum())
-    heavy = p >= 1
-    h_idx, l_idx = heavy.nonzero().squeeze(1), (~heavy).nonzero().squeeze(1)
-    prob = torch.ones_like(p)
-    alias = torch.arange(n, device=p.device)
-    if l_idx.numel():
-        # index_select/index_copy_ rather than p[idx]: advanced indexing runs a parallel
-        # region even for small inputs, which stalls for milliseconds on a busy CPU.
-        light = p.index_select(0, l_idx)
-        excess = torch.cumsum(p.index_select(0, h_idx) - 1, 0)  # E_j: excess of the first j heavies
-        deficit = 1 - light
-        done = torch.cumsum(deficit, 0)  # D_i: deficits of the first i lights
-        before = done - deficit  # deficits paid before light i starts
-        # Light i is paid by the first heavy whose running excess reaches its start.
-        payer = torch.searchsorted(excess, before).clamp_(max=h_idx.numel() - 1)
-        prob.index_copy_(0, l_idx, light)
-        alias.index_copy_(0, l_idx, h_idx.index_select(0, payer))
-        # Heavy j has paid the lights starting at or before E_j; what is left is its own.
-        paid = torch.searchsorted(before, excess, right=True)
-        left = 1 + excess - done.index_select(0, (paid - 1).clamp_(min=0))
-        prob.index_copy_(0, h_idx, left.clamp_(0, 1))
-        alias.index_copy_(0, h_idx[:-1], h_idx[1:])
-        prob[h_idx[-1]] = 1.0
-    return torch.stack([prob.view(torch.int64), alias], dim=1)
+    n, device = w.numel(), w.device
+    table = torch.empty(n, 2, dtype=torch.int64, device=device)
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    total = float(w.sum())
+    if not (math.isfinite(total) and math.isfinite(n / total)):  # the sum overflows, or n / sum does
+        w = w / w.max()
+        total = float(w.sum())
+    torch.mul(w, n / total, out=prob)  # lights keep their own p: exact
+    h_idx = _positions(prob >= 1)
+    heavies = h_idx.numel()
+    if heavies in (0, n):  # every p equals 1 up to rounding
+        prob.fill_(1.0)
+        alias.copy_(torch.arange(n, device=device))
+        return table
+    # Lights' deficits summed up to each position, kept in the alias column until the aliases are written.
+    done = alias.view(torch.float64)
+    carry = prob.new_zeros(())
+    for a in range(0, n, _BUILD_CHUNK):
+        part = torch.sub(1, prob[a : a + _BUILD_CHUNK]).clamp_(min=0).cumsum_(0).add_(carry)
+        done[a : a + _BUILD_CHUNK] = part
+        carry = part[-1]
+    excess = prob.index_select(0, h_idx).sub_(1).cumsum_(0)  # E_j
+    first = _count_below(done)
+    k = torch.empty_like(h_idx)
+    for a in range(0, heavies, _BUILD_CHUNK):
+        e = excess[a : a + _BUILD_CHUNK]
+        kc = first.index_select(0, e.ceil().to(torch.int64).clamp_(max=first.numel() - 1))
+        top = e + 1
+        kc.sub_(done.index_select(0, kc).gt_(top).to(torch.int64))
+        k[a : a + _BUILD_CHUNK] = kc
+        e.copy_(top.sub_(done.index_select(0, kc)).clamp_(0, 1))  # what heavy j keeps
+    excess[-1] = 1.0  # the last heavy pays no one and is topped up by no one
+    prob.index_copy_(0, h_idx, excess)
+    # A light at position i is paid by the first heavy j with k_j >= i; heavy j's alias is heavy j + 1.
+    starts = torch.arange(0, n + _BUILD_CHUNK, _BUILD_CHUNK, device=device).clamp_(max=n)
+    k_at, h_at = torch.searchsorted(k, starts).tolist(), torch.searchsorted(h_idx, starts).tolist()
+    for c, a in enumerate(range(0, n, _BUILD_CHUNK)):
+        b = min(a + _BUILD_CHUNK, n)
+        payer = torch.bincount(k[k_at[c] : k_at[c + 1]] - (a - 1), minlength=b - a + 1)[: b - a]
+        payer.cumsum_(0).add_(k_at[c])
+        rank = torch.arange(h_at[c] + 1, h_at[c + 1] + 1, device=device)
+        payer.index_copy_(0, h_idx[h_at[c] : h_at[c + 1]] - a, rank)
+        alias[a:b] = h_idx.index_select(0, payer.clamp_(max=heavies - 1))
+    return table
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Positions of the ``True`` entries, int64 (numpy's CPU nonzero is several times faster than torch's)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()).astype(np.int64, copy=False))
+    return mask.nonzero().squeeze(1)
+
+
+def _count_below(done: torch.Tensor) -> torch.Tensor:
+    """``first[m]`` = number of positions with ``done < m`` (at most ``n - 1``), for
+    every integer ``m`` from 0 to ``floor(done[-1]) + 1``; ``done`` is non-decreasing."""
+    n = done.numel()
+    counts = torch.zeros(int(done[-1]) + 2, dtype=torch.int64, device=done.device)
+    ones = counts.new_ones(1)
+    for a in range(0, n, _BUILD_CHUNK):
+        cells = done[a : a + _BUILD_CHUNK].to(torch.int64).add_(1)  # floor(done) + 1
+        counts.index_add_(0, cells, ones.expand(cells.numel()))
+    return counts.cumsum_(0).clamp_(max=n - 1)
 
 
 def _plan(weights: Any, replacement: bool) -> _Plan:
     w = check_nonnegative_weights("weights", weights).to(torch.float64)
-    w = w / w.max()  # keys E / w and the alias sums stay finite for tiny or huge weights
     positive = int(torch.count_nonzero(w))
     if replacement:
         return _Plan(len(w), positive, _alias_table(w), None, None)
+    w = w / w.max()  # keys E / w stay finite for tiny or huge weights
     if positive == len(w):
         return _Plan(len(w), positive, None, w, None)
     index = w.nonzero().squeeze(1)
@@ -132,24 +180,26 @@ class _LazyDraws:
             self._cached = (b, _draw_alias(self.table, size, make_generator(mix_seed(self.seed, b))))
         return self._cached[1]
 
-    def __getitem__(self, where: slice) -> torch.Tensor:
+    def __getitem__(self, where: slice) -> list[int]:
         start, stop, _ = where.indices(self.length)
         if stop <= start:
-            return self.table.new_empty(0)
+            return []
         first, last = start // _BLOCK, (stop - 1) // _BLOCK
         blocks = [self._block(b) for b in range(first, last + 1)]
         joined = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
-        return joined[start - first * _BLOCK : stop - first * _BLOCK]
+        # numpy's tolist makes Python ints about 1.6x faster than torch's.
+        return joined[start - first * _BLOCK : stop - first * _BLOCK].numpy().tolist()  # type: ignore[no-any-return]
 
 
 def _draw_alias(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
     n, device = table.shape[0], table.device
-    slot = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
+    u = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
     # floor(u * n), not randint: CPU randint reduces 32-bit draws modulo n (a 0.2% bias at n = 1e7).
-    slot = slot.mul_(n).to(torch.int64).clamp_(max=n - 1)
-    coin = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
-    rows = table.index_select(0, slot)
-    return torch.where(coin < rows[:, 0].view(torch.float64), slot, rows[:, 1])
+    slot = u.mul_(n).to(torch.int64).clamp_(max=n - 1)
+    # One 16-byte gather per draw: rows viewed as complex128 gather about 1.5x faster than [n, 2] rows.
+    rows = table.view(torch.complex128).view(n).index_select(0, slot).view(torch.float64)
+    coin = u.uniform_(generator=generator)  # a second 53-bit uniform, in the first one's memory
+    return torch.where(coin < rows[0::2], slot, rows[1::2].view(torch.int64), out=slot)
 
 
 def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
