@@ -197,9 +197,9 @@ def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def check_real_vector(name: str, value: Any) -> torch.Tensor:
+def check_real_vector(name: str, value: Any, *, check_values: bool = True) -> torch.Tensor:
     """Convert a sequence or tensor to a 1-D floating tensor (float64 unless already floating)
-    and check it is finite."""
+    and check it is finite (``check_values=False``: the caller checks the values)."""
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
@@ -208,14 +208,17 @@ def check_real_vector(name: str, value: Any) -> torch.Tensor:
     check_tensor(name, value, ndim=1, dtypes="numeric")
     if not value.dtype.is_floating_point:
         value = value.to(torch.float64)
-    return check_finite(name, value)
+    return check_finite(name, value) if check_values else value
 
 
 def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:
     """Convert weights to a 1-D floating tensor and check they are finite, >= 0 and not all 0."""
-    value = check_real_vector(name, value)
-    if bool((value < 0).any()):
+    value = check_real_vector(name, value, check_values=False)
+    low, high = (float(v) for v in torch.aminmax(value)) if value.numel() else (0.0, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)):  # one pass when the weights are fine
+        check_finite(name, value)
+    if low < 0:
         raise ValueError(f"`{name}` must be >= 0, got {int((value < 0).sum())} negative entries")
-    if require_positive_sum and not bool((value > 0).any()):
+    if require_positive_sum and not high > 0:
         raise ValueError(f"`{name}` must have at least one positive entry, got all zeros ({len(value)} entries)")
     return value
