@@ -61,7 +61,7 @@ def _implied(table: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("kind", ["uniform", "skewed", "zeros", "one heavy"])
 def test_alias_table_built_in_chunks_gives_the_exact_probabilities(chunk, kind, monkeypatch):
     # Chunks far smaller than n, so every chunk boundary case of the build is crossed.
-    monkeypatch.setattr(weighted, "_BUILD_CHUNK", chunk)
+    monkeypatch.setattr(weighted, "_CPU_PIECE", chunk)
     n = 3000
     g = torch.Generator().manual_seed(chunk)
     w = {

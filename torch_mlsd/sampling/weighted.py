@@ -1,9 +1,9 @@
 """Weighted sampling of indices, with or without replacement, for any number of items.
 
 With replacement the draw uses Walker's alias method: an O(n) table built once (a
-vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019,
-prefix sums and ``searchsorted`` instead of a Python loop), then every draw costs two
-uniforms and one table lookup. Without replacement it is exact successive sampling by
+vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019:
+prefix sums, and a count over an integer grid instead of a search to match lights with
+heavies), then every draw costs two uniforms and one 16-byte table lookup. Without replacement it is exact successive sampling by
 exponential keys (Efraimidis & Spirakis, 2006): item ``i`` gets ``E_i / w_i`` with
 ``E_i ~ Exp(1)`` and the ``num_samples`` smallest keys win, in increasing order, which
 is the same as drawing one item at a time with probability proportional to its weight
@@ -13,8 +13,10 @@ among those left. Neither has ``torch.multinomial``'s limit of 2^24 categories.
 alias probabilities come from float64 prefix sums, an index is ``floor(u * n)`` of a
 53-bit uniform ``u`` (relative bias below ``n * 2**-53``, about 1e-9 at n = 1e7), and a
 weight ratio beyond about 1e308 cannot be represented. The alias probabilities are
-within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and 1e-8 at n = 1e7 (the prefix
-sums' rounding). A float32 prefix sum over 1e7 uniform weights, by contrast, gets the
+within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and about 1e-8 at n = 1e6-1e7 for
+weights of one order of magnitude; a heavy item's share is the difference of two long
+prefix sums, so weights spread over many orders lose more (8e-6 at n = 1e7 for
+``exp(8 * randn)`` weights). A float32 prefix sum over 1e7 uniform weights, by contrast, gets the
 last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5).
 """
 
@@ -34,8 +36,16 @@ from ._base import EpochSampler, ShardMode
 __all__ = ["WeightedSampler", "weighted_indices"]
 
 _TOPK_FRACTION = 16  # below n / 16 draws without replacement, topk beats a full sort
-_BUILD_CHUNK = 1 << 21  # positions per step of the alias-table build: temporaries of 16 MB, not of n items
-_BLOCK = 1 << 20  # draws made at a time by the sampler with replacement (large: small parallel ops stall on a busy CPU)
+# On the CPU the alias-table build and the draws go in pieces of fewer than 32768 elements,
+# which ATen runs serially: no parallel region per op (a stall whenever a thread waits for a
+# busy core), and temporaries that stay in cache instead of fresh n-sized pages.
+_CPU_PIECE = (1 << 15) - 1
+_BLOCK = 1 << 20  # draws the sampler with replacement makes (and caches) at a time
+
+
+def _piece(device: torch.device, size: int) -> int:
+    """Elements per step of a piecewise pass on ``device`` (one step off the CPU)."""
+    return _CPU_PIECE if device.type == "cpu" else max(size, 1)
 
 
 class _Plan(NamedTuple):
@@ -80,28 +90,28 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
         return table
     # Lights' deficits summed up to each position, kept in the alias column until the aliases are written.
     done = alias.view(torch.float64)
-    carry = prob.new_zeros(())
-    for a in range(0, n, _BUILD_CHUNK):
-        part = torch.sub(1, prob[a : a + _BUILD_CHUNK]).clamp_(min=0).cumsum_(0).add_(carry)
-        done[a : a + _BUILD_CHUNK] = part
+    carry, step = prob.new_zeros(()), _piece(device, n)
+    for a in range(0, n, step):
+        part = torch.sub(1, prob[a : a + step]).clamp_(min=0).cumsum_(0).add_(carry)
+        done[a : a + step] = part
         carry = part[-1]
     excess = prob.index_select(0, h_idx).sub_(1).cumsum_(0)  # E_j
-    first = _count_below(done)
+    first = _count_below(done, step)
     k = torch.empty_like(h_idx)
-    for a in range(0, heavies, _BUILD_CHUNK):
-        e = excess[a : a + _BUILD_CHUNK]
+    for a in range(0, heavies, step):
+        e = excess[a : a + step]
         kc = first.index_select(0, e.ceil().to(torch.int64).clamp_(max=first.numel() - 1))
         top = e + 1
         kc.sub_(done.index_select(0, kc).gt_(top).to(torch.int64))
-        k[a : a + _BUILD_CHUNK] = kc
+        k[a : a + step] = kc
         e.copy_(top.sub_(done.index_select(0, kc)).clamp_(0, 1))  # what heavy j keeps
     excess[-1] = 1.0  # the last heavy pays no one and is topped up by no one
     prob.index_copy_(0, h_idx, excess)
     # A light at position i is paid by the first heavy j with k_j >= i; heavy j's alias is heavy j + 1.
-    starts = torch.arange(0, n + _BUILD_CHUNK, _BUILD_CHUNK, device=device).clamp_(max=n)
+    starts = torch.arange(0, n + step, step, device=device).clamp_(max=n)
     k_at, h_at = torch.searchsorted(k, starts).tolist(), torch.searchsorted(h_idx, starts).tolist()
-    for c, a in enumerate(range(0, n, _BUILD_CHUNK)):
-        b = min(a + _BUILD_CHUNK, n)
+    for c, a in enumerate(range(0, n, step)):
+        b = min(a + step, n)
         payer = torch.bincount(k[k_at[c] : k_at[c + 1]] - (a - 1), minlength=b - a + 1)[: b - a]
         payer.cumsum_(0).add_(k_at[c])
         rank = torch.arange(h_at[c] + 1, h_at[c + 1] + 1, device=device)
@@ -117,14 +127,14 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     return mask.nonzero().squeeze(1)
 
 
-def _count_below(done: torch.Tensor) -> torch.Tensor:
+def _count_below(done: torch.Tensor, step: int) -> torch.Tensor:
     """``first[m]`` = number of positions with ``done < m`` (at most ``n - 1``), for
     every integer ``m`` from 0 to ``floor(done[-1]) + 1``; ``done`` is non-decreasing."""
     n = done.numel()
     counts = torch.zeros(int(done[-1]) + 2, dtype=torch.int64, device=done.device)
     ones = counts.new_ones(1)
-    for a in range(0, n, _BUILD_CHUNK):
-        cells = done[a : a + _BUILD_CHUNK].to(torch.int64).add_(1)  # floor(done) + 1
+    for a in range(0, n, step):
+        cells = done[a : a + step].to(torch.int64).add_(1)  # floor(done) + 1
         counts.index_add_(0, cells, ones.expand(cells.numel()))
     return counts.cumsum_(0).clamp_(max=n - 1)
 
@@ -192,14 +202,23 @@ class _LazyDraws:
 
 
 def _draw_alias(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
-    n, device = table.shape[0], table.device
-    u = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
-    # floor(u * n), not randint: CPU randint reduces 32-bit draws modulo n (a 0.2% bias at n = 1e7).
-    slot = u.mul_(n).to(torch.int64).clamp_(max=n - 1)
+    out = torch.empty(num_samples, dtype=torch.int64, device=table.device)
     # One 16-byte gather per draw: rows viewed as complex128 gather about 1.5x faster than [n, 2] rows.
-    rows = table.view(torch.complex128).view(n).index_select(0, slot).view(torch.float64)
+    rows = table.view(torch.complex128).view(-1)
+    step = _piece(table.device, num_samples)
+    for a in range(0, num_samples, step):
+        _draw_alias_into(rows, out[a : a + step], generator)
+    return out
+
+
+def _draw_alias_into(rows: torch.Tensor, out: torch.Tensor, generator: torch.Generator) -> None:
+    n = rows.numel()
+    u = torch.rand(out.numel(), dtype=torch.float64, device=out.device, generator=generator)
+    # floor(u * n), not randint: CPU randint reduces 32-bit draws modulo n (a 0.2% bias at n = 1e7).
+    slot = out.copy_(u.mul_(n)).clamp_(max=n - 1)
+    row = rows.index_select(0, slot).view(torch.float64)  # (keep probability, alias bits) pairs
     coin = u.uniform_(generator=generator)  # a second 53-bit uniform, in the first one's memory
-    return torch.where(coin < rows[0::2], slot, rows[1::2].view(torch.int64), out=slot)
+    torch.where(coin < row[0::2], slot, row[1::2].view(torch.int64), out=out)
 
 
 def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
