@@ -3,11 +3,12 @@
 With replacement the draw uses Walker's alias method: an O(n) table built once (a
 vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019:
 prefix sums, and a count over an integer grid instead of a search to match lights with
-heavies), then every draw costs two uniforms and one 16-byte table lookup. Without replacement it is exact successive sampling by
-exponential keys (Efraimidis & Spirakis, 2006): item ``i`` gets ``E_i / w_i`` with
-``E_i ~ Exp(1)`` and the ``num_samples`` smallest keys win, in increasing order, which
-is the same as drawing one item at a time with probability proportional to its weight
-among those left. Neither has ``torch.multinomial``'s limit of 2^24 categories.
+heavies), then every draw costs two uniforms and one 16-byte table lookup. Without
+replacement it is exact successive sampling by exponential keys (Efraimidis & Spirakis,
+2006): item ``i`` gets ``E_i / w_i`` with ``E_i ~ Exp(1)`` and the ``num_samples``
+smallest keys win, in increasing order, which is the same as drawing one item at a time
+with probability proportional to its weight among those left. Neither has
+``torch.multinomial``'s limit of 2^24 categories.
 
 "Exact" means exact up to double-precision rounding: weights are held in float64, the
 alias probabilities come from float64 prefix sums, an index is ``floor(u * n)`` of a
@@ -16,8 +17,8 @@ weight ratio beyond about 1e308 cannot be represented. The alias probabilities a
 within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and about 1e-8 at n = 1e6-1e7 for
 weights of one order of magnitude; a heavy item's share is the difference of two long
 prefix sums, so weights spread over many orders lose more (8e-6 at n = 1e7 for
-``exp(8 * randn)`` weights). A float32 prefix sum over 1e7 uniform weights, by contrast, gets the
-last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5).
+``exp(8 * randn)`` weights). A float32 prefix sum over 1e7 uniform weights, by contrast,
+gets the last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5).
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
     k = torch.empty_like(h_idx)
     for a in range(0, heavies, step):
         e = excess[a : a + step]
-        kc = first.index_select(0, e.ceil().to(torch.int64).clamp_(max=first.numel() - 1))
+        gate = e.to(torch.int64)  # ceil(E_j) as trunc + 1 where a fraction is left (CPU ceil runs slowly)
+        gate.add_(e > gate)
+        kc = first.index_select(0, gate.clamp_(max=first.numel() - 1))
         top = e + 1
         kc.sub_(done.index_select(0, kc).gt_(top).to(torch.int64))
         k[a : a + step] = kc
