@@ -47,13 +47,13 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, RandomSampler, WeightedRandomSampler
 
-import torch_mlsd.sampling.weighted as weighted
 from torch_mlsd.sampling import (
     ClassBalancedBatchSampler,
     StratifiedBatchSampler,
     TensorReservoir,
     WeightedSampler,
     reservoir_sample,
+    weighted,
     weighted_indices,
     weighted_reservoir_sample,
 )
