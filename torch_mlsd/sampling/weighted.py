@@ -193,15 +193,14 @@ class _LazyDraws:
             self._cached = (b, _draw_alias(self.table, size, make_generator(mix_seed(self.seed, b))))
         return self._cached[1]
 
-    def __getitem__(self, where: slice) -> list[int]:
+    def __getitem__(self, where: slice) -> torch.Tensor:
         start, stop, _ = where.indices(self.length)
         if stop <= start:
-            return []
+            return self.table.new_empty(0)
         first, last = start // _BLOCK, (stop - 1) // _BLOCK
         blocks = [self._block(b) for b in range(first, last + 1)]
         joined = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
-        # numpy's tolist makes Python ints about 1.6x faster than torch's.
-        return joined[start - first * _BLOCK : stop - first * _BLOCK].numpy().tolist()  # type: ignore[no-any-return]
+        return joined[start - first * _BLOCK : stop - first * _BLOCK]
 
 
 def _draw_alias(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
