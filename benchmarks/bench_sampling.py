@@ -1,15 +1,21 @@
 """Samplers and reservoirs vs torch.utils.data, numpy and plain Python, in one process.
 
-    python benchmarks/bench_sampling.py [--device cpu|cuda] [--quick] [--repeats N] [--threads T]
+    python benchmarks/bench_sampling.py [--device cpu|cuda] [--quick] [--repeats N] [--threads T] [--weighted-only]
 
 Cases (same data for both sides; peer and ours run alternately ``--repeats`` times and
 the medians are compared, so a busy machine's load swings favour neither side):
+* The alias-table build alone at n = 1e7: the previous build (lights matched to heavies
+  with two ``searchsorted`` calls, kept below as ``alias_table_sweep``) vs the current one.
 * Weighted sampling, with and without replacement, n = 1e6 and 1e7: a full epoch of
   ``WeightedRandomSampler`` vs ``WeightedSampler`` iterated as Python ints (samplers
   built beforehand, as a training loop does; one row also counts building ours, the
   alias table), and numpy ``Generator.choice`` at 1e6 (its array turned into Python
   ints; it takes 30-70 s at 1e7). n = 2^25, where ``torch.multinomial`` refuses more
   than 2^24 categories: the peer prints ``fails``; these rows run once.
+* Three runs of a whole epoch with replacement at n = 1e7 as a user writes it, sampler
+  built inside the timing: ``list(WeightedRandomSampler(w, n))`` vs
+  ``list(WeightedSampler(w, n, replacement=True, seed=0))``, and the floor: iterating a
+  precomputed list of n Python ints (a ``for`` loop, and ``list(iter(...))``).
 * The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``.
 * ``BatchSampler(RandomSampler)`` vs ``StratifiedBatchSampler`` and ``ClassBalancedBatchSampler``
   (one epoch of batches).
@@ -52,6 +58,7 @@ from torch_mlsd.sampling import (
     TensorReservoir,
     WeightedSampler,
     reservoir_sample,
+    weighted,
     weighted_indices,
     weighted_reservoir_sample,
 )
@@ -120,6 +127,71 @@ def weighted_cases(sizes: list[int], big: int, big_samples: int, repeats: int) -
                      "WeightedRandomSampler", *compare(lambda: consume(peer_big), lambda: consume(ours_big), 1)))
         del w, peer_big, ours_big
     return rows
+
+
+def alias_table_sweep(p: torch.Tensor) -> torch.Tensor:
+    """The alias-table build this library used before (kept as the "before" of the build row):
+    the same sweep, matching lights to heavies with two ``searchsorted`` calls."""
+    n = p.numel()
+    p = p * (n / p.sum())
+    heavy = p >= 1
+    h_idx, l_idx = heavy.nonzero().squeeze(1), (~heavy).nonzero().squeeze(1)
+    prob = torch.ones_like(p)
+    alias = torch.arange(n, device=p.device)
+    if l_idx.numel():
+        light = p.index_select(0, l_idx)
+        excess = torch.cumsum(p.index_select(0, h_idx) - 1, 0)
+        deficit = 1 - light
+        done = torch.cumsum(deficit, 0)
+        before = done - deficit
+        payer = torch.searchsorted(excess, before).clamp_(max=h_idx.numel() - 1)
+        prob.index_copy_(0, l_idx, light)
+        alias.index_copy_(0, l_idx, h_idx.index_select(0, payer))
+        paid = torch.searchsorted(before, excess, right=True)
+        left = 1 + excess - done.index_select(0, (paid - 1).clamp_(min=0))
+        prob.index_copy_(0, h_idx, left.clamp_(0, 1))
+        alias.index_copy_(0, h_idx[:-1], h_idx[1:])
+        prob[h_idx[-1]] = 1.0
+    return torch.stack([prob.view(torch.int64), alias], dim=1)
+
+
+def alias_build_cases(n: int, repeats: int) -> list[Row]:
+    """The alias-table build alone, before (searchsorted sweep) and now, on the same weights."""
+    w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) + 1e-6
+    rows: list[Row] = [(f"alias-table build, n={n:.0e}", "previous build (searchsorted sweep)",
+                        *compare(lambda: alias_table_sweep(w / w.max()), lambda: weighted._alias_table(w), repeats))]
+    return rows
+
+
+def epoch_runs(n: int, runs: int) -> list[tuple[float, float, float, float]]:
+    """``runs`` times, one after another: a whole epoch as a user writes it (sampler built inside
+    the timing), ``list(WeightedRandomSampler(w, n))`` vs ``list(WeightedSampler(w, n, ...))``,
+    and the floor: iterating a precomputed list of ``n`` Python ints, with a ``for`` loop and
+    with ``list(iter(...))``. Returns seconds (peer, ours, for loop, list(iter))."""
+    w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) + 1e-6
+    ints = torch.randint(n, (n,), generator=torch.Generator().manual_seed(3)).tolist()
+    out = []
+    for _ in range(runs):
+        times = []
+        for fn in (lambda: list(WeightedRandomSampler(w, n)),
+                   lambda: list(WeightedSampler(w, n, replacement=True, seed=0)),
+                   lambda: consume(ints),
+                   lambda: list(iter(ints))):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        out.append((times[0], times[1], times[2], times[3]))
+    return out
+
+
+def print_epoch_runs(runs: list[tuple[float, float, float, float]], n: int) -> None:
+    print(f"| run (n={n:.0e}, with replacement, build included) | list(WeightedRandomSampler) | "
+          "list(WeightedSampler) | for over a list of ints | list(iter(list of ints)) | "
+          "speed-up vs peer | ours / for loop | ours / list(iter) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for i, (peer, ours, loop, copy) in enumerate(runs, 1):
+        print(f"| {i} | {fmt(peer)} | {fmt(ours)} | {fmt(loop)} | {fmt(copy)} | {peer / ours:.2f}x | "
+              f"{ours / loop:.2f} | {ours / copy:.2f} |")
 
 
 def functional_cases(sizes: list[int], device: torch.device, repeats: int) -> list[Row]:
@@ -294,6 +366,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--dynamic", action="store_true", help="only the DynamicWeightedSampler cases")
+    parser.add_argument("--weighted-only", action="store_true", help="only the weighted-sampler rows and epoch runs")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -306,20 +379,25 @@ def main() -> None:
         print_machine(device, repeats)
         return
 
-    rows = weighted_cases(sizes, big, big_samples, repeats)
-    rows += functional_cases(sizes, device, repeats)
-    rows += stratified_cases(sizes[-1] // 10 if args.quick else 10**6, repeats)
-    reservoir_rows, res_ratio = reservoir_cases(10**5 if args.quick else 10**7, 10**4 if args.quick else 10**6, 100, repeats)
-    rows += reservoir_rows
-    tensor_rows, rate = tensor_reservoir_cases(10**6 if args.quick else 10**8, 10**5 if args.quick else 10**6, 1000, device, repeats)
-    rows += tensor_rows
-    rows += dynamic_cases(sizes[-1], 10**3 if args.quick else 10**4, repeats)
+    rows = alias_build_cases(sizes[-1], repeats)
+    rows += weighted_cases(sizes, big, big_samples, repeats)
+    if not args.weighted_only:
+        rows += functional_cases(sizes, device, repeats)
+        rows += stratified_cases(sizes[-1] // 10 if args.quick else 10**6, repeats)
+        reservoir_rows, res_ratio = reservoir_cases(10**5 if args.quick else 10**7, 10**4 if args.quick else 10**6, 100, repeats)
+        rows += reservoir_rows
+        tensor_rows, rate = tensor_reservoir_cases(10**6 if args.quick else 10**8, 10**5 if args.quick else 10**6, 1000, device, repeats)
+        rows += tensor_rows
+        rows += dynamic_cases(sizes[-1], 10**3 if args.quick else 10**4, repeats)
 
     print_table(rows)
     print()
-    print(f"reservoir over a Python iterator: ours / deque consumption = {res_ratio['ours/deque']:.2f}, "
-          f"ours / for-loop consumption = {res_ratio['ours/for']:.2f}")
-    print(f"TensorReservoir: {rate['ours'] / 1e6:.0f} M rows/s (per-row keys + topk: {rate['peer'] / 1e6:.0f} M rows/s)")
+    print_epoch_runs(epoch_runs(sizes[-1], 3), sizes[-1])
+    print()
+    if not args.weighted_only:
+        print(f"reservoir over a Python iterator: ours / deque consumption = {res_ratio['ours/deque']:.2f}, "
+              f"ours / for-loop consumption = {res_ratio['ours/for']:.2f}")
+        print(f"TensorReservoir: {rate['ours'] / 1e6:.0f} M rows/s (per-row keys + topk: {rate['peer'] / 1e6:.0f} M rows/s)")
     print_machine(device, repeats)
 
 

@@ -51,6 +51,65 @@ def test_alias_table_gives_the_exact_probabilities(n, kind):
     assert bool(((w[alias] > 0) | (prob == 1)).all())  # an alias is never a zero-weight item
 
 
+def _implied(table: torch.Tensor) -> torch.Tensor:
+    """Item probabilities an alias table gives: (own bucket share + shares sent to it) / n."""
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    return prob.clone().index_add_(0, alias, 1 - prob) / len(table)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+@pytest.mark.parametrize("kind", ["uniform", "skewed", "zeros", "one heavy"])
+def test_alias_table_built_in_chunks_gives_the_exact_probabilities(chunk, kind, monkeypatch):
+    # Chunks far smaller than n, so every chunk boundary case of the build is crossed.
+    monkeypatch.setattr(weighted, "_CPU_PIECE", chunk)
+    n = 3000
+    g = torch.Generator().manual_seed(chunk)
+    w = {
+        "uniform": lambda: torch.rand(n, dtype=torch.float64, generator=g),
+        "skewed": lambda: torch.exp(8 * torch.randn(n, dtype=torch.float64, generator=g)),
+        "zeros": lambda: torch.rand(n, dtype=torch.float64, generator=g) * (torch.arange(n) % 3 == 0),
+        "one heavy": lambda: torch.ones(n, dtype=torch.float64).index_fill_(0, torch.tensor([n // 2]), 1e6),
+    }[kind]()
+    table = weighted._alias_table(w)
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    assert bool((prob >= 0).all() and (prob <= 1).all())
+    assert torch.allclose(_implied(table), w / w.sum(), rtol=1e-9, atol=0)
+    assert bool(((w[alias] > 0) | (prob == 1)).all())
+
+
+@pytest.mark.parametrize(
+    "w",
+    [
+        torch.full((1001,), 0.1, dtype=torch.float64),  # every p is 1 up to rounding: no item is heavy
+        torch.full((500,), 1e308, dtype=torch.float64),  # the sum overflows
+        torch.tensor([5e-324, 1e-323, 0.0, 5e-324], dtype=torch.float64),  # n / sum overflows
+    ],
+    ids=["all-equal", "huge", "subnormal"],
+)
+def test_alias_table_extreme_weights(w):
+    implied = _implied(weighted._alias_table(w))
+    target = w / w.sum() if bool(torch.isfinite(w.sum())) else torch.full_like(w, 1 / len(w))
+    assert torch.allclose(implied, target, rtol=1e-12, atol=0)
+
+
+@pytest.mark.slow
+def test_alias_table_exact_at_a_million_items():
+    # Larger n: the heavies' shares come from differences of long prefix sums, whose rounding
+    # grows with n (measured: 2.9e-9 here, the same as the previous searchsorted build).
+    n = 1_000_000
+    w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 1e-3
+    assert torch.allclose(_implied(weighted._alias_table(w)), w / w.sum(), rtol=1e-8, atol=0)
+
+
+def test_sampler_with_replacement_hands_out_python_ints_across_blocks(monkeypatch):
+    monkeypatch.setattr(weighted, "_BLOCK", 1000)  # several draw blocks, sliced in chunks
+    w = torch.tensor([1.0, 0.0, 3.0, 6.0])
+    items = list(WeightedSampler(w, 25_000, seed=2))
+    assert len(items) == 25_000 and all(type(i) is int for i in items)
+    counts = torch.bincount(torch.tensor(items), minlength=4)
+    assert int(counts[1]) == 0 and _chi2_pvalue(counts[w > 0], w[w > 0]) > ALPHA
+
+
 def test_with_replacement_frequencies_match_the_weights(device):
     w = torch.tensor([0.0, 1.0, 2.0, 0.5, 0.0, 4.0, 3.0, 0.25, 1.5, 7.0], device=device)
     g = torch.Generator(device=device).manual_seed(0)

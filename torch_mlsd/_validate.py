@@ -286,9 +286,12 @@ def as_real_vector(name: str, value: Any) -> torch.Tensor:
 
 def check_nonnegative_weights(name: str, value: Any, *, require_positive_sum: bool = True) -> torch.Tensor:
     """Convert weights to a 1-D floating tensor and check they are finite, >= 0 and not all 0."""
-    value = check_real_vector(name, value)
-    if bool((value < 0).any()):
+    value = as_real_vector(name, value)
+    low, high = (float(v) for v in torch.aminmax(value)) if value.numel() else (0.0, 0.0)
+    if not (math.isfinite(low) and math.isfinite(high)):  # one pass when the weights are fine
+        check_finite(name, value)
+    if low < 0:
         raise ValueError(f"`{name}` must be >= 0, got {int((value < 0).sum())} negative entries")
-    if require_positive_sum and not bool((value > 0).any()):
+    if require_positive_sum and not high > 0:
         raise ValueError(f"`{name}` must have at least one positive entry, got all zeros ({len(value)} entries)")
     return value

@@ -1,28 +1,33 @@
 """Weighted sampling of indices, with or without replacement, for any number of items.
 
 With replacement the draw uses Walker's alias method: an O(n) table built once (a
-vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019,
-prefix sums and ``searchsorted`` instead of a Python loop), then every draw costs two
-uniforms and one table lookup. Without replacement it is exact successive sampling by
-exponential keys (Efraimidis & Spirakis, 2006): item ``i`` gets ``E_i / w_i`` with
-``E_i ~ Exp(1)`` and the ``num_samples`` smallest keys win, in increasing order, which
-is the same as drawing one item at a time with probability proportional to its weight
-among those left. Neither has ``torch.multinomial``'s limit of 2^24 categories.
+vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019:
+prefix sums, and a count over an integer grid instead of a search to match lights with
+heavies), then every draw costs two uniforms and one 16-byte table lookup. Without
+replacement it is exact successive sampling by exponential keys (Efraimidis & Spirakis,
+2006): item ``i`` gets ``E_i / w_i`` with ``E_i ~ Exp(1)`` and the ``num_samples``
+smallest keys win, in increasing order, which is the same as drawing one item at a time
+with probability proportional to its weight among those left. Neither has
+``torch.multinomial``'s limit of 2^24 categories.
 
 "Exact" means exact up to double-precision rounding: weights are held in float64, the
 alias probabilities come from float64 prefix sums, an index is ``floor(u * n)`` of a
 53-bit uniform ``u`` (relative bias below ``n * 2**-53``, about 1e-9 at n = 1e7), and a
 weight ratio beyond about 1e308 cannot be represented. The alias probabilities are
-within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and 1e-8 at n = 1e7 (the prefix
-sums' rounding). A float32 prefix sum over 1e7 uniform weights, by contrast, gets the
-last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5).
+within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and about 1e-8 at n = 1e6-1e7 for
+weights of one order of magnitude; a heavy item's share is the difference of two long
+prefix sums, so weights spread over many orders lose more (8e-6 at n = 1e7 for
+``exp(8 * randn)`` weights). A float32 prefix sum over 1e7 uniform weights, by contrast,
+gets the last items' probabilities wrong by a median 34% (the sum's spacing there is 0.5).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from .._random import make_generator, mix_seed, resolve_generator
@@ -32,7 +37,16 @@ from ._base import EpochSampler, ShardMode
 __all__ = ["WeightedSampler", "weighted_indices"]
 
 _TOPK_FRACTION = 16  # below n / 16 draws without replacement, topk beats a full sort
-_BLOCK = 1 << 20  # draws made at a time by the sampler with replacement (large: small parallel ops stall on a busy CPU)
+# On the CPU the alias-table build and the draws go in pieces of fewer than 32768 elements,
+# which ATen runs serially: no parallel region per op (a stall whenever a thread waits for a
+# busy core), and temporaries that stay in cache instead of fresh n-sized pages.
+_CPU_PIECE = (1 << 15) - 1
+_BLOCK = 1 << 20  # draws the sampler with replacement makes (and caches) at a time
+
+
+def _piece(device: torch.device, size: int) -> int:
+    """Elements per step of a piecewise pass on ``device`` (one step off the CPU)."""
+    return _CPU_PIECE if device.type == "cpu" else max(size, 1)
 
 
 class _Plan(NamedTuple):
@@ -45,48 +59,95 @@ class _Plan(NamedTuple):
     index: torch.Tensor | None  # without replacement: their positions, None when all are positive
 
 
-def _alias_table(p: torch.Tensor) -> torch.Tensor:
-    """Alias table for probabilities proportional to ``p`` (float64, max 1, sum > 0).
+def _alias_table(w: torch.Tensor) -> torch.Tensor:
+    """Alias table for probabilities proportional to ``w`` (float64, >= 0, sum > 0).
 
-    Scaled so the mean is 1, items split into lights (p < 1) and heavies (p >= 1). A
-    light keeps its own bucket with probability p and sends the rest to a heavy; heavies
-    pay for the lights' deficits in order and, once what is left of one drops below 1, its
-    own bucket is topped up by the next heavy. Where each deficit lands follows from two
-    prefix sums, so the whole sweep is two ``searchsorted`` calls.
+    Returns ``[n, 2]`` int64 rows: the probability of keeping the bucket (float64 bits)
+    and the alias. ``w`` is not modified.
+
+    Scaled so the mean is 1, items are lights (p < 1) or heavies (p >= 1). A light keeps
+    its bucket with probability p and sends its deficit 1 - p to a heavy; heavies pay the
+    lights' deficits in index order and, once what is left of one drops below 1, the next
+    heavy tops its bucket up. Heavy j (cumulative excess ``E_j``) must have paid for all
+    lights up to some position k whose cumulative deficit ``done[k]`` lies in
+    ``[E_j, E_j + 1]``: its bucket then keeps ``1 + E_j - done[k]``. As every deficit is
+    at most 1, the first k with ``done[k] >= ceil(E_j)``, or the one before it, always
+    qualifies, and "the first k with ``done[k] >= m``" for every integer m is one
+    ``bincount`` of ``floor(done)`` and a prefix sum: no search, no sort, O(n).
     """
-    n = p.numel()
-    p = p * (n / p.sum())
-    heavy = p >= 1
-    h_idx, l_idx = heavy.nonzero().squeeze(1), (~heavy).nonzero().squeeze(1)
-    prob = torch.ones_like(p)
-    alias = torch.arange(n, device=p.device)
-    if l_idx.numel():
-        # index_select/index_copy_ rather than p[idx]: advanced indexing runs a parallel
-        # region even for small inputs, which stalls for milliseconds on a busy CPU.
-        light = p.index_select(0, l_idx)
-        excess = torch.cumsum(p.index_select(0, h_idx) - 1, 0)  # E_j: excess of the first j heavies
-        deficit = 1 - light
-        done = torch.cumsum(deficit, 0)  # D_i: deficits of the first i lights
-        before = done - deficit  # deficits paid before light i starts
-        # Light i is paid by the first heavy whose running excess reaches its start.
-        payer = torch.searchsorted(excess, before).clamp_(max=h_idx.numel() - 1)
-        prob.index_copy_(0, l_idx, light)
-        alias.index_copy_(0, l_idx, h_idx.index_select(0, payer))
-        # Heavy j has paid the lights starting at or before E_j; what is left is its own.
-        paid = torch.searchsorted(before, excess, right=True)
-        left = 1 + excess - done.index_select(0, (paid - 1).clamp_(min=0))
-        prob.index_copy_(0, h_idx, left.clamp_(0, 1))
-        alias.index_copy_(0, h_idx[:-1], h_idx[1:])
-        prob[h_idx[-1]] = 1.0
-    return torch.stack([prob.view(torch.int64), alias], dim=1)
+    n, device = w.numel(), w.device
+    table = torch.empty(n, 2, dtype=torch.int64, device=device)
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    total = float(w.sum())
+    if not (math.isfinite(total) and math.isfinite(n / total)):  # the sum overflows, or n / sum does
+        w = w / w.max()
+        total = float(w.sum())
+    torch.mul(w, n / total, out=prob)  # lights keep their own p: exact
+    h_idx = _positions(prob >= 1)
+    heavies = h_idx.numel()
+    if heavies in (0, n):  # every p equals 1 up to rounding
+        prob.fill_(1.0)
+        alias.copy_(torch.arange(n, device=device))
+        return table
+    # Lights' deficits summed up to each position, kept in the alias column until the aliases are written.
+    done = alias.view(torch.float64)
+    carry, step = prob.new_zeros(()), _piece(device, n)
+    for a in range(0, n, step):
+        part = torch.sub(1, prob[a : a + step]).clamp_(min=0).cumsum_(0).add_(carry)
+        done[a : a + step] = part
+        carry = part[-1]
+    excess = prob.index_select(0, h_idx).sub_(1).cumsum_(0)  # E_j
+    first = _count_below(done, step)
+    k = torch.empty_like(h_idx)
+    for a in range(0, heavies, step):
+        e = excess[a : a + step]
+        gate = e.to(torch.int64)  # ceil(E_j) as trunc + 1 where a fraction is left (CPU ceil runs slowly)
+        gate.add_(e > gate)
+        kc = first.index_select(0, gate.clamp_(max=first.numel() - 1))
+        top = e + 1
+        kc.sub_(done.index_select(0, kc).gt_(top).to(torch.int64))
+        k[a : a + step] = kc
+        e.copy_(top.sub_(done.index_select(0, kc)).clamp_(0, 1))  # what heavy j keeps
+    excess[-1] = 1.0  # the last heavy pays no one and is topped up by no one
+    prob.index_copy_(0, h_idx, excess)
+    # A light at position i is paid by the first heavy j with k_j >= i; heavy j's alias is heavy j + 1.
+    starts = torch.arange(0, n + step, step, device=device).clamp_(max=n)
+    k_at, h_at = torch.searchsorted(k, starts).tolist(), torch.searchsorted(h_idx, starts).tolist()
+    for c, a in enumerate(range(0, n, step)):
+        b = min(a + step, n)
+        payer = torch.bincount(k[k_at[c] : k_at[c + 1]] - (a - 1), minlength=b - a + 1)[: b - a]
+        payer.cumsum_(0).add_(k_at[c])
+        rank = torch.arange(h_at[c] + 1, h_at[c + 1] + 1, device=device)
+        payer.index_copy_(0, h_idx[h_at[c] : h_at[c + 1]] - a, rank)
+        alias[a:b] = h_idx.index_select(0, payer.clamp_(max=heavies - 1))
+    return table
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    """Positions of the ``True`` entries, int64 (numpy's CPU nonzero is several times faster than torch's)."""
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()).astype(np.int64, copy=False))
+    return mask.nonzero().squeeze(1)
+
+
+def _count_below(done: torch.Tensor, step: int) -> torch.Tensor:
+    """``first[m]`` = number of positions with ``done < m`` (at most ``n - 1``), for
+    every integer ``m`` from 0 to ``floor(done[-1]) + 1``; ``done`` is non-decreasing."""
+    n = done.numel()
+    counts = torch.zeros(int(done[-1]) + 2, dtype=torch.int64, device=done.device)
+    ones = counts.new_ones(1)
+    for a in range(0, n, step):
+        cells = done[a : a + step].to(torch.int64).add_(1)  # floor(done) + 1
+        counts.index_add_(0, cells, ones.expand(cells.numel()))
+    return counts.cumsum_(0).clamp_(max=n - 1)
 
 
 def _plan(weights: Any, replacement: bool) -> _Plan:
     w = check_nonnegative_weights("weights", weights).to(torch.float64)
-    w = w / w.max()  # keys E / w and the alias sums stay finite for tiny or huge weights
     positive = int(torch.count_nonzero(w))
     if replacement:
         return _Plan(len(w), positive, _alias_table(w), None, None)
+    w = w / w.max()  # keys E / w stay finite for tiny or huge weights
     if positive == len(w):
         return _Plan(len(w), positive, None, w, None)
     index = w.nonzero().squeeze(1)
@@ -143,13 +204,23 @@ class _LazyDraws:
 
 
 def _draw_alias(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
-    n, device = table.shape[0], table.device
-    slot = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
+    out = torch.empty(num_samples, dtype=torch.int64, device=table.device)
+    # One 16-byte gather per draw: rows viewed as complex128 gather about 1.5x faster than [n, 2] rows.
+    rows = table.view(torch.complex128).view(-1)
+    step = _piece(table.device, num_samples)
+    for a in range(0, num_samples, step):
+        _draw_alias_into(rows, out[a : a + step], generator)
+    return out
+
+
+def _draw_alias_into(rows: torch.Tensor, out: torch.Tensor, generator: torch.Generator) -> None:
+    n = rows.numel()
+    u = torch.rand(out.numel(), dtype=torch.float64, device=out.device, generator=generator)
     # floor(u * n), not randint: CPU randint reduces 32-bit draws modulo n (a 0.2% bias at n = 1e7).
-    slot = slot.mul_(n).to(torch.int64).clamp_(max=n - 1)
-    coin = torch.rand(num_samples, dtype=torch.float64, device=device, generator=generator)
-    rows = table.index_select(0, slot)
-    return torch.where(coin < rows[:, 0].view(torch.float64), slot, rows[:, 1])
+    slot = out.copy_(u.mul_(n)).clamp_(max=n - 1)
+    row = rows.index_select(0, slot).view(torch.float64)  # (keep probability, alias bits) pairs
+    coin = u.uniform_(generator=generator)  # a second 53-bit uniform, in the first one's memory
+    torch.where(coin < row[0::2], slot, row[1::2].view(torch.int64), out=out)
 
 
 def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
