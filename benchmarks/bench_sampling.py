@@ -10,7 +10,8 @@ the medians are compared, so a busy machine's load swings favour neither side):
   alias table), and numpy ``Generator.choice`` at 1e6 (its array turned into Python
   ints; it takes 30-70 s at 1e7). n = 2^25, where ``torch.multinomial`` refuses more
   than 2^24 categories: the peer prints ``fails``; these rows run once.
-* The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``.
+* The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``
+  (``--functional`` runs only these).
 * ``BatchSampler(RandomSampler)`` vs ``StratifiedBatchSampler`` and ``ClassBalancedBatchSampler``
   (one epoch of batches).
 * Reservoirs over a Python iterator of 1e7 ints, k = 100: plain-Python Algorithm R,
@@ -294,6 +295,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--dynamic", action="store_true", help="only the DynamicWeightedSampler cases")
+    parser.add_argument("--functional", action="store_true",
+                        help="only weighted_indices vs torch.multinomial on --device (the GPU rows)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -301,6 +304,10 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     sizes = [10**4, 10**5] if args.quick else [10**6, 10**7]
     big, big_samples = 2**25, (10**4 if args.quick else 2**25)
+    if args.functional:
+        print_table(functional_cases(sizes, device, repeats))
+        print_machine(device, repeats)
+        return
     if args.dynamic:
         print_table(dynamic_cases(10**5 if args.quick else 10**7, 10**3 if args.quick else 10**4, repeats))
         print_machine(device, repeats)
