@@ -83,6 +83,9 @@ def main() -> None:
         if peer_out is not None:
             notes.append(text(peer_out[1]))
 
+    def same_counts(yp: np.ndarray, yo: torch.Tensor) -> bool:
+        return np.bincount(yp).tolist() == torch.bincount(yo).tolist()
+
     n = 100_000 // scale
     x, y = data(n, 32, 1 / 11, 0)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
@@ -92,7 +95,7 @@ def main() -> None:
         lambda: SMOTE(k_neighbors=5, random_state=0).fit_resample(x, y),
         lambda: smote(xt, yt, k_neighbors=5, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    compare(peer_out, lambda yp: f"SMOTE per-class counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
+    compare(peer_out, lambda yp: f"SMOTE per-class counts equal: {same_counts(yp, yo)}")
 
     n = 50_000 // scale
     x, y = data(n, 32, 1 / 11, 1)
@@ -116,14 +119,14 @@ def main() -> None:
         lambda: RandomOverSampler(random_state=0).fit_resample(x, y),
         lambda: random_oversample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    compare(peer_out, lambda yp: f"over-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
+    compare(peer_out, lambda yp: f"over-sampling counts equal: {same_counts(yp, yo)}")
     peer_out, (_, yo) = case(
         f"random under-sampling {n} x 32",
         "imblearn RandomUnderSampler",
         lambda: RandomUnderSampler(random_state=0).fit_resample(x, y),
         lambda: random_undersample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    compare(peer_out, lambda yp: f"under-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
+    compare(peer_out, lambda yp: f"under-sampling counts equal: {same_counts(yp, yo)}")
 
     print("| case | peer | peer median | ours median | speed-up |")
     print("|---|---|---|---|---|")

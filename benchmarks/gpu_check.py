@@ -39,6 +39,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,16 @@ def first_library_frame(exc: BaseException) -> str:
     return f"{os.path.relpath(f.filename, ROOT)}:{f.lineno} in {f.name}: {f.line}"
 
 
+def prepared(t: Any, like: torch.Tensor, *before: torch.Tensor, **context: Any) -> Callable[[torch.Tensor], object]:
+    """``z -> t.apply(z, *before, params, **context)`` with ``params`` drawn now, for a batch like ``like``."""
+    params = t.sample_params(like, **context)
+    return lambda z: t.apply(z, *before, params, **context)
+
+
+def _loss_step(loss: torch.nn.Module, logits: torch.Tensor, target: torch.Tensor) -> None:
+    loss(logits, target).backward()
+
+
 def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], object]]:
     """Each hot-path call, its inputs, modules and parameters prepared (and moved) beforehand."""
     from torch_mlsd import augment
@@ -259,7 +270,7 @@ def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], obje
     labels = torch.randint(0, c, (n,), generator=g).to(device)
     multi = (torch.rand(n, c, generator=g) < 0.05).float().to(device)
     vec = (torch.rand(c, generator=g) + 0.5)
-    counts = torch.randint(1, 1000, (c,), generator=g).tolist()
+    counts = torch.randint(1, 1000, (c,), generator=g)
     losses: dict[str, tuple[torch.nn.Module, torch.Tensor]] = {
         "CrossEntropyLoss(weight)": (CrossEntropyLoss(weight=vec), labels),
         "FocalLoss(alpha, weight)": (FocalLoss(gamma=2.0, alpha=vec / 2, weight=vec), labels),
@@ -270,7 +281,7 @@ def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], obje
     cases: dict[str, Callable[[], object]] = {}
     for name, (module, target) in losses.items():
         module.to(device)
-        cases[f"{name} fwd+bwd"] = lambda m=module, t=target: m(logits, t).backward()
+        cases[f"{name} fwd+bwd"] = partial(_loss_step, module, logits, target)
 
     images = torch.rand((8, 3, 32, 32) if quick else (128, 3, 224, 224), generator=g).to(device)
     image_labels = torch.randint(0, c, (images.shape[0],), generator=g).to(device)
@@ -280,21 +291,19 @@ def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], obje
     labelled = {"MixUp": augment.MixUp(num_classes=c, seed=0), "CutMix": augment.CutMix(num_classes=c, seed=0),
                 "MixUpOrCutMix": augment.MixUpOrCutMix(num_classes=c, seed=0)}
     for name, t in labelled.items():
-        cases[f"{name}.apply"] = lambda t=t, p=t.sample_params(images): t.apply(images, image_labels, p)
+        cases[f"{name}.apply"] = partial(prepared(t, images, image_labels), images)
     erasers = {"RandomErasing": augment.RandomErasing(p=1.0, seed=0), "Cutout": augment.Cutout(length=8, seed=0)}
     for name, t in erasers.items():
-        cases[f"{name}.apply"] = lambda t=t, p=t.sample_params(images): t.apply(images, p)
+        cases[f"{name}.apply"] = partial(prepared(t, images), images)
     maskers = {"TimeMasking": augment.TimeMasking(20, seed=0), "FrequencyMasking": augment.FrequencyMasking(10, seed=0),
                "SpecAugment": augment.SpecAugment(time_mask_param=20, freq_mask_param=10, seed=0)}
     for name, t in maskers.items():
-        cases[f"{name}.apply"] = lambda t=t, p=t.sample_params(spec): t.apply(spec, p)
-    t = maskers["SpecAugment"]
-    cases["SpecAugment.apply with lengths"] = (
-        lambda p=t.sample_params(spec, lengths=lengths): t.apply(spec, p, lengths=lengths))
+        cases[f"{name}.apply"] = partial(prepared(t, spec), spec)
+    cases["SpecAugment.apply with lengths"] = partial(prepared(maskers["SpecAugment"], spec, lengths=lengths), spec)
     ids = torch.randint(5, 30522, (16, 64) if quick else (256, 512), generator=g).to(device)
     token_g = torch.Generator(device=device).manual_seed(0)
-    cases["mask_tokens"] = lambda: augment.mask_tokens(ids, vocab_size=30522, mask_token_id=4,
-                                                       special_token_ids=[0, 1, 2, 3], generator=token_g)
+    cases["mask_tokens"] = partial(augment.mask_tokens, ids, vocab_size=30522, mask_token_id=4,
+                                   special_token_ids=[0, 1, 2, 3], generator=token_g)
     return cases
 
 
@@ -389,25 +398,24 @@ def bandwidth_rows(device: torch.device, quick: bool) -> tuple[float, list[tuple
         y = torch.randint(0, 1000, (shape[0],), generator=g).to(device)
         for inplace in (False, True):
             tag = " in place" if inplace else ""
-            for name, t in (("MixUp", augment.MixUp(num_classes=1000, inplace=inplace, seed=0)),
-                            ("CutMix", augment.CutMix(num_classes=1000, inplace=inplace, seed=0))):
-                model = "mixup" if name == "MixUp" else "cutmix in place" if inplace else "out of place"
-                measure(f"{name}.apply{tag}", x, lambda z, t=t, p=t.sample_params(x): t.apply(z, y, p), model)
-            for name, t in (("RandomErasing", augment.RandomErasing(inplace=inplace, seed=0)),
-                            ("RandomErasing(p=1)", augment.RandomErasing(p=1.0, inplace=inplace, seed=0)),
-                            ("Cutout", augment.Cutout(inplace=inplace, seed=0))):
-                measure(f"{name}.apply{tag}", x, lambda z, t=t, p=t.sample_params(x): t.apply(z, p),
-                        "fill in place" if inplace else "out of place")
+            measure(f"MixUp.apply{tag}", x, prepared(augment.MixUp(num_classes=1000, inplace=inplace, seed=0), x, y),
+                    "mixup")
+            measure(f"CutMix.apply{tag}", x, prepared(augment.CutMix(num_classes=1000, inplace=inplace, seed=0), x, y),
+                    "cutmix in place" if inplace else "out of place")
+            erasers = {"RandomErasing": augment.RandomErasing(inplace=inplace, seed=0),
+                       "RandomErasing(p=1)": augment.RandomErasing(p=1.0, inplace=inplace, seed=0),
+                       "Cutout": augment.Cutout(inplace=inplace, seed=0)}
+            for name, eraser in erasers.items():
+                measure(f"{name}.apply{tag}", x, prepared(eraser, x), "fill in place" if inplace else "out of place")
     spec = torch.randn(spec_shape, generator=g).to(device)
     for inplace in (False, True):
-        t = augment.SpecAugment(seed=0, inplace=inplace, time_mask_param=min(100, spec_shape[-1] // 2))
-        measure(f"SpecAugment.apply{' in place' if inplace else ''}", spec,
-                lambda z, t=t, p=t.sample_params(spec): t.apply(z, p), "fill in place" if inplace else "out of place")
+        masking = augment.SpecAugment(seed=0, inplace=inplace, time_mask_param=min(100, spec_shape[-1] // 2))
+        measure(f"SpecAugment.apply{' in place' if inplace else ''}", spec, prepared(masking, spec),
+                "fill in place" if inplace else "out of place")
     ids = torch.randint(5, 30522, (16, 64) if quick else (256, 512), generator=g).to(device)
     token_g = torch.Generator(device=device).manual_seed(0)
-    measure("mask_tokens", ids, lambda z: augment.mask_tokens(z, vocab_size=30522, mask_token_id=4,
-                                                              special_token_ids=[0, 1, 2, 3], generator=token_g),
-            "mask_tokens")
+    measure("mask_tokens", ids, partial(augment.mask_tokens, vocab_size=30522, mask_token_id=4,
+                                        special_token_ids=[0, 1, 2, 3], generator=token_g), "mask_tokens")
     return peak, rows
 
 
