@@ -73,25 +73,25 @@ class StageResult:
     stderr: str
 
 
-def stages(quick: bool) -> list[Stage]:
-    """The stages in run order; ``quick`` passes ``--quick`` to the benchmarks."""
+def stages(quick: bool, device: str = "cuda") -> list[Stage]:
+    """The stages in run order; ``quick`` passes ``--quick`` to the benchmarks, ``device`` its ``--device``."""
     py = sys.executable
     q = ("--quick",) if quick else ()
-    script = str(Path(__file__).resolve())
+    own = (py, str(Path(__file__).resolve()), "--stage")
 
     def bench(name: str, *extra: str) -> tuple[str, ...]:
-        return (py, str(BENCH / name), "--device", "cuda", *q, *extra)
+        return (py, str(BENCH / name), "--device", device, *q, *extra)
 
     return [
         Stage("tests", "CUDA half of the test suite", 150,
               (py, "-m", "pytest", "-q", "-k", "cuda", "-p", "no:cacheprovider")),
-        Stage("augment", "Image augmentation vs torchvision v2 / kornia / timm", 50, bench("bench_augment.py")),
+        Stage("augment", "Image augmentation vs torchvision v2 / kornia / timm", 70, bench("bench_augment.py")),
         Stage("augment_seq", "SpecAugment vs torchaudio, MLM vs transformers", 40, bench("bench_augment_seq.py")),
         Stage("losses", "Losses vs torchvision focal and F.cross_entropy", 25, bench("bench_losses.py")),
         Stage("imbalance", "SMOTE / Tomek links vs imbalanced-learn", 60, bench("bench_imbalance.py")),
         Stage("sampling", "Weighted draws vs torch.multinomial", 30, bench("bench_sampling.py", "--functional")),
-        Stage("sync", "Device synchronisations in the hot paths", 40, (py, script, "--stage", "sync", *q)),
-        Stage("bandwidth", "Fraction of memory bandwidth per batch op", 40, (py, script, "--stage", "bandwidth", *q)),
+        Stage("sync", "Device synchronisations in the hot paths", 40, (*own, "sync", "--device", device, *q)),
+        Stage("bandwidth", "Memory bandwidth fraction per batch op", 40, (*own, "bandwidth", "--device", device, *q)),
     ]
 
 
@@ -113,7 +113,10 @@ def run_stage(stage: Stage, env: dict[str, str]) -> StageResult:
         out, err = proc.communicate(timeout=stage.budget_s)
         status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it ended meanwhile
+            pass
         out, err = proc.communicate()
         status = f"stopped at budget ({stage.budget_s:.0f} s)"
     return StageResult(stage, status, time.perf_counter() - start, out, err)
@@ -121,7 +124,8 @@ def run_stage(stage: Stage, env: dict[str, str]) -> StageResult:
 
 def pytest_counts(text: str) -> dict[str, int]:
     """Counts from pytest's summary line, e.g. ``{"passed": 620, "failed": 2, "deselected": 2111}``."""
-    summary = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
+    counted = r"\b\d+ (passed|failed|skipped|deselected|errors?|xfailed|xpassed)\b"
+    summary = [line for line in text.splitlines() if re.search(counted, line) and re.search(r" in [\d.]+s\b", line)]
     if not summary:
         return {}
     counts: dict[str, int] = {}
@@ -391,7 +395,7 @@ def bandwidth_rows(device: torch.device, quick: bool) -> tuple[float, list[tuple
         work = x.clone()
         seconds = _median_seconds(lambda: call(work if "in place" in name else x), repeats, device)
         rows.append((name, "x".join(map(str, x.shape)), model, f"{moved / 1e6:.3g}", f"{seconds * 1e3:.3g}",
-                     f"{moved / seconds / 1e9:.3g}", f"{bandwidth_fraction(moved, seconds, peak):.2f}"))
+                     f"{moved / seconds / 1e9:.3g}", f"{bandwidth_fraction(moved, seconds, peak):.3g}"))
 
     for shape in image_shapes:
         x = torch.rand(shape, generator=g).to(device)
@@ -426,7 +430,8 @@ def stage_output(name: str, device: torch.device, quick: bool) -> str:
         bad = sum(verdict != "OK" for _, verdict in results)
         return (markdown_table(["hot path", "under set_sync_debug_mode('error')"], results)
                 + f"\n\n{len(results) - bad} of {len(results)} calls without a synchronisation "
-                  "(one warm-up call each first, outside the mode; parameters drawn beforehand)")
+                  "(one warm-up call each first, outside the mode; parameters drawn beforehand)"
+                + ("" if device.type == "cuda" else "\n\n(cpu: the mode needs CUDA; this only rehearses the calls)"))
     peak, rows = bandwidth_rows(device, quick)
     models = "\n".join(f"- {k}: {v}" for k, v in MODELS.items())
     return (f"peak: {peak / 1e9:.3g} GB/s (device-to-device copy of {'1 MiB' if quick else '1 GiB'}, "
@@ -446,7 +451,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--stages", default=",".join(names), help=f"comma-separated subset of: {','.join(names)}")
     parser.add_argument("--dry-run", action="store_true", help="check arguments, stages and imports; run nothing")
     parser.add_argument("--stage", choices=["sync", "bandwidth"], help=argparse.SUPPRESS)
-    parser.add_argument("--device", default="cuda", help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                        help="device for the stages (default cuda; cpu rehearses the whole run on the CPU)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.stages.split(",")) - set(names))
     if unknown:
@@ -460,13 +466,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(stage_output(args.stage, torch.device(args.device), args.quick), flush=True)
         return 0
     wanted = args.stages.split(",")
-    selected = [s for s in stages(args.quick) if s.name in wanted]
-    if args.dry_run or not torch.cuda.is_available():
+    selected = [s for s in stages(args.quick, args.device) if s.name in wanted]
+    if args.dry_run or (args.device == "cuda" and not torch.cuda.is_available()):
         note = ("dry run: nothing was run" if args.dry_run and torch.cuda.is_available()
                 else "CUDA is not available on this machine: no GPU stage was run; self-check only")
         text = report("GPU check: self-check", [f"**{note}**", self_check(selected)])
     else:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")  # a stopped stage keeps what it printed
         sections = []
         for stage in selected:
             print(f"[gpu_check] {stage.name} (budget {stage.budget_s:.0f} s) ...", file=sys.stderr, flush=True)

@@ -69,7 +69,9 @@ def test_pytest_counts_reads_the_summary_line(gpu_check: ModuleType) -> None:
            "1 failed, 620 passed, 5 skipped, 2111 deselected, 1 error, 3 warnings in 61.20s (0:01:01)\n"
     assert gpu_check.pytest_counts(text) == {"failed": 1, "passed": 620, "skipped": 5, "deselected": 2111,
                                             "errors": 1, "warnings": 3}
-    assert gpu_check.pytest_counts("killed before the end\n") == {}
+    skipped_only = "sss\n626 skipped, 2111 deselected in 13.02s\n"
+    assert gpu_check.pytest_counts(skipped_only) == {"skipped": 626, "deselected": 2111}
+    assert gpu_check.pytest_counts("FAILED tests/t.py::f[cuda] - 3 failed rows\nkilled before the end\n") == {}
 
 
 def test_bandwidth_arithmetic(gpu_check: ModuleType) -> None:
