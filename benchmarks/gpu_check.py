@@ -1,6 +1,8 @@
 """One-command GPU check: CUDA tests, GPU benchmark tables, sync counts and bandwidth fractions.
 
-    python benchmarks/gpu_check.py [--out gpu_check.md] [--quick] [--stages a,b,...] [--dry-run]
+    python benchmarks/gpu_check.py [--out gpu_check.md] [--quick] [--stages a,b,...] [--dry-run] [--device cpu]
+
+(``benchmarks/gpu_check.sh`` runs the same from any directory.)
 
 On a machine with CUDA it runs these stages, each in its own process with its own time
 budget (a stage that overruns is stopped and reported; the others still run; the budgets
@@ -19,7 +21,8 @@ add up to under 8 minutes):
 
 The markdown report, with the machine at the top, goes to stdout and to ``--out``.
 Without CUDA (or with ``--dry-run``) it only checks itself: arguments, the stages it would
-run, the benchmark scripts and the imports, then exits 0.
+run, the benchmark scripts and the imports, then exits 0. ``--device cpu`` rehearses the
+whole run on the CPU (the CUDA tests are then skipped, the sync mode does nothing).
 """
 
 from __future__ import annotations
