@@ -12,7 +12,7 @@ add up to under 8 minutes):
 * ``augment``, ``augment_seq``, ``losses``, ``imbalance``, ``sampling``: the benchmark
   tables with ``--device cuda`` (``sampling`` runs only the weighted draws vs
   ``torch.multinomial``);
-* ``sync``: every loss (forward + backward), every batch transform's ``apply`` with
+* ``sync``: every loss's forward and its backward, every batch transform's ``apply`` with
   pre-drawn parameters and ``mask_tokens``, run once under
   ``torch.cuda.set_sync_debug_mode("error")`` (after one warm-up call outside it):
   ``OK`` or the first synchronisation's stack line;
@@ -249,7 +249,7 @@ def sync_debug(device: torch.device, mode: str) -> Iterator[None]:
 def first_library_frame(exc: BaseException) -> str:
     """``file:line in function: code`` of the innermost torch_mlsd frame (else the innermost frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}torch_mlsd{os.sep}" in f.filename] or frames[-1:]
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(ROOT / "torch_mlsd")] or frames[-1:]
     if not ours:
         return "(no traceback)"
     f = ours[-1]
@@ -260,10 +260,6 @@ def prepared(t: Any, like: torch.Tensor, *before: torch.Tensor, **context: Any) 
     """``z -> t.apply(z, *before, params, **context)`` with ``params`` drawn now, for a batch like ``like``."""
     params = t.sample_params(like, **context)
     return lambda z: t.apply(z, *before, params, **context)
-
-
-def _loss_step(loss: torch.nn.Module, logits: torch.Tensor, target: torch.Tensor) -> None:
-    loss(logits, target).backward()
 
 
 def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], object]]:
@@ -288,7 +284,8 @@ def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], obje
     cases: dict[str, Callable[[], object]] = {}
     for name, (module, target) in losses.items():
         module.to(device)
-        cases[f"{name} fwd+bwd"] = partial(_loss_step, module, logits, target)
+        cases[f"{name} forward"] = partial(module, logits, target)
+        cases[f"{name} backward"] = partial(module(logits, target).backward, retain_graph=True)
 
     images = torch.rand((8, 3, 32, 32) if quick else (128, 3, 224, 224), generator=g).to(device)
     image_labels = torch.randint(0, c, (images.shape[0],), generator=g).to(device)

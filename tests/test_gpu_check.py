@@ -115,8 +115,8 @@ def test_run_stage_stops_an_overrunning_stage_and_keeps_output(gpu_check: Module
 def test_sync_cases_run_on_the_cpu(gpu_check: ModuleType) -> None:
     """Every hot-path case is built and runs (on the CPU nothing synchronises, so all are OK)."""
     results = dict(gpu_check.check_syncs(torch.device("cpu"), quick=True))
-    assert len(results) == 15 and set(results.values()) == {"OK"}
-    assert "SpecAugment.apply with lengths" in results and "FocalLoss(alpha, weight) fwd+bwd" in results
+    assert len(results) == 20 and set(results.values()) == {"OK"}
+    assert "SpecAugment.apply with lengths" in results and "FocalLoss(alpha, weight) backward" in results
 
 
 def test_first_library_frame_names_the_innermost_torch_mlsd_line(gpu_check: ModuleType) -> None:
@@ -136,3 +136,24 @@ def test_bandwidth_stage_output_on_the_cpu(gpu_check: ModuleType) -> None:
     assert len(rows) == 13
     fractions = [float(line.rstrip(" |").rsplit("| ", 1)[1]) for line in rows]
     assert all(f > 0 for f in fractions)
+
+
+def test_check_syncs_reports_the_first_sync_and_other_errors(gpu_check: ModuleType,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+
+    def syncs_on_second_call() -> None:  # the warm-up call passes, the checked one "syncs"
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("called a synchronizing CUDA operation")
+
+    def broken() -> None:
+        raise ValueError("`x` must be positive, got -1")
+
+    cases = {"fine": lambda: None, "syncs": syncs_on_second_call, "broken": broken}
+    monkeypatch.setattr(gpu_check, "sync_cases", lambda device, quick: cases)
+    got = dict(gpu_check.check_syncs(torch.device("cpu"), quick=True))
+    assert got["fine"] == "OK"
+    assert got["syncs"].startswith("sync at `") and got["syncs"].endswith("(called a synchronizing CUDA operation)")
+    assert "in syncs_on_second_call: raise RuntimeError" in got["syncs"]
+    assert got["broken"].startswith("ValueError at `") and "`x` must be positive" in got["broken"]
