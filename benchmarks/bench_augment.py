@@ -28,6 +28,7 @@ fresh allocation, as every out-of-place transform does.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -63,27 +64,44 @@ def timeit(fns: list[Callable[[], Any]], repeats: int, device: torch.device) -> 
     return [statistics.median(t) for t in times]
 
 
-def peers(num_classes: int) -> dict[str, Callable[..., Any]]:
-    """The peers' transforms, built once (their construction is not timed)."""
-    import kornia.augmentation as K
-    import timm.data
-    from torchvision.transforms import v2
+def missing_peers() -> list[str]:
+    """The peer libraries that are not installed (their rows are skipped, with a note)."""
+    return [name for name in ("torchvision", "kornia", "timm") if importlib.util.find_spec(name) is None]
 
+
+def peers(num_classes: int) -> dict[str, Callable[..., Any]]:
+    """The installed peers' transforms, built once (their construction is not timed)."""
+    built: dict[str, Callable[..., Any]] = {}
+    missing = missing_peers()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {
-            "torchvision v2 MixUp": v2.MixUp(num_classes=num_classes),
-            "torchvision v2 CutMix": v2.CutMix(num_classes=num_classes),
-            "torchvision v2 RandomErasing": v2.RandomErasing(p=0.5),
-            "torchvision v2 RandomErasing(p=1)": v2.RandomErasing(p=1.0),
-            "torchvision v2 RandomErasing(inplace)": v2.RandomErasing(p=0.5, inplace=True),
-            "kornia RandomMixUpV2": K.RandomMixUpV2(data_keys=["input", "class"]),
-            "kornia RandomCutMixV2": K.RandomCutMixV2(data_keys=["input", "class"], use_correct_lambda=True),
-            "timm Mixup(batch)": timm.data.Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch",
-                                                 label_smoothing=0.0, num_classes=num_classes),
-            "timm Mixup(elem, cutmix)": timm.data.Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode="elem",
-                                                        label_smoothing=0.0, num_classes=num_classes),
-        }
+        if "torchvision" not in missing:
+            from torchvision.transforms import v2
+
+            built.update({
+                "torchvision v2 MixUp": v2.MixUp(num_classes=num_classes),
+                "torchvision v2 CutMix": v2.CutMix(num_classes=num_classes),
+                "torchvision v2 RandomErasing": v2.RandomErasing(p=0.5),
+                "torchvision v2 RandomErasing(p=1)": v2.RandomErasing(p=1.0),
+                "torchvision v2 RandomErasing(inplace)": v2.RandomErasing(p=0.5, inplace=True),
+            })
+        if "kornia" not in missing:
+            import kornia.augmentation as K
+
+            built.update({
+                "kornia RandomMixUpV2": K.RandomMixUpV2(data_keys=["input", "class"]),
+                "kornia RandomCutMixV2": K.RandomCutMixV2(data_keys=["input", "class"], use_correct_lambda=True),
+            })
+        if "timm" not in missing:
+            import timm.data
+
+            built.update({
+                "timm Mixup(batch)": timm.data.Mixup(mixup_alpha=1.0, cutmix_alpha=0.0, mode="batch",
+                                                     label_smoothing=0.0, num_classes=num_classes),
+                "timm Mixup(elem, cutmix)": timm.data.Mixup(mixup_alpha=0.0, cutmix_alpha=1.0, mode="elem",
+                                                            label_smoothing=0.0, num_classes=num_classes),
+            })
+    return built
 
 
 def cases(shape: tuple[int, ...], device: torch.device, repeats: int) -> list[Row]:
@@ -94,7 +112,6 @@ def cases(shape: tuple[int, ...], device: torch.device, repeats: int) -> list[Ro
     work = torch.empty_like(x)
     p = peers(num_classes)
     g = torch.Generator().manual_seed(0)
-    erase = p["torchvision v2 RandomErasing"]
     pairs: list[tuple[str, str, Callable[[], Any], Callable[[], Any]]] = [
         ("mixup, lambda per sample", "torchvision v2 MixUp", lambda: p["torchvision v2 MixUp"](x, y),
          lambda: mixup(x, y, num_classes=num_classes, generator=g)),
@@ -109,7 +126,8 @@ def cases(shape: tuple[int, ...], device: torch.device, repeats: int) -> list[Ro
         ("cutmix in place, box per sample", "timm Mixup(elem, cutmix)", lambda: p["timm Mixup(elem, cutmix)"](buf, y),
          lambda: cutmix(work, y, num_classes=num_classes, inplace=True, generator=g)),
         ("random erasing, box per sample", "torchvision v2 RandomErasing, per-image loop",
-         lambda: torch.stack([erase(image) for image in x]), lambda: random_erasing(x, generator=g)),
+         lambda: torch.stack([p["torchvision v2 RandomErasing"](image) for image in x]),
+         lambda: random_erasing(x, generator=g)),
         ("random erasing in place, box per sample", "torchvision v2 RandomErasing(inplace), per-image loop",
          lambda: [p["torchvision v2 RandomErasing(inplace)"](image) for image in buf],
          lambda: random_erasing(work, inplace=True, generator=g)),
@@ -121,6 +139,8 @@ def cases(shape: tuple[int, ...], device: torch.device, repeats: int) -> list[Ro
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kornia's deprecation notices
         for case, peer_name, peer_fn, ours_fn in pairs:
+            if peer_name.split()[0] in missing_peers():
+                continue  # not installed: named under the table
             work.copy_(x)
             buf.copy_(x)
             peer, ours, copy, clone = timeit([peer_fn, ours_fn, lambda: buf.copy_(x), x.clone], repeats, device)
@@ -157,6 +177,8 @@ def main() -> None:
             print(f"| {case} | {peer_name} | {peer * 1e3:.2f} ms | {ours * 1e3:.2f} ms | {peer / ours:.1f}x "
                   f"| {copy_ratio:.2f} | {clone_ratio:.2f} |", flush=True)
     print()
+    for name in missing_peers():
+        print(f"- {name} is not installed: its rows are skipped")
     print(machine_line(device))
 
 

@@ -19,8 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from imblearn.over_sampling import SMOTE, RandomOverSampler
-from imblearn.under_sampling import RandomUnderSampler, TomekLinks
+
+try:
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler, TomekLinks
+except ImportError:  # the peer is optional: its columns then read "-"
+    HAVE_IMBLEARN = False
+else:
+    HAVE_IMBLEARN = True
 
 from torch_mlsd.imbalance import random_oversample, random_undersample, remove_tomek_links, smote
 
@@ -66,57 +72,69 @@ def main() -> None:
     notes = []
 
     def case(name: str, peer: str, peer_fn: Callable[[], object], ours_fn: Callable[[], object]) -> tuple:
-        peer_t, peer_out = timed(peer_fn, args.repeats, torch.device("cpu"))
+        """Time both sides; without imbalanced-learn only ours (the peer's output is then None)."""
+        peer_t, peer_out = timed(peer_fn, args.repeats, torch.device("cpu")) if HAVE_IMBLEARN else (None, None)
         ours_t, ours_out = timed(ours_fn, args.repeats, device)
-        rows.append((name, peer, peer_t, ours_t))
+        rows.append((name, peer if HAVE_IMBLEARN else f"{peer} (imbalanced-learn not installed)", peer_t, ours_t))
         return peer_out, ours_out
+
+    def compare(peer_out: tuple | None, text: Callable[[np.ndarray], str]) -> None:
+        """A note comparing with the peer's labels ``yp``, when the peer ran."""
+        if peer_out is not None:
+            notes.append(text(peer_out[1]))
+
+    def same_counts(yp: np.ndarray, yo: torch.Tensor) -> bool:
+        return np.bincount(yp).tolist() == torch.bincount(yo).tolist()
 
     n = 100_000 // scale
     x, y = data(n, 32, 1 / 11, 0)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-    (_, yp), (_, yo) = case(
+    peer_out, (_, yo) = case(
         f"SMOTE n={n} d=32 10:1, k=5",
         "imblearn SMOTE",
         lambda: SMOTE(k_neighbors=5, random_state=0).fit_resample(x, y),
         lambda: smote(xt, yt, k_neighbors=5, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    notes.append(f"SMOTE per-class counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
+    compare(peer_out, lambda yp: f"SMOTE per-class counts equal: {same_counts(yp, yo)}")
 
     n = 50_000 // scale
     x, y = data(n, 32, 1 / 11, 1)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-    tomek = TomekLinks()
-    (_, yp), (_, yo, kept) = case(
+    tomek = TomekLinks() if HAVE_IMBLEARN else None
+    peer_out, (_, yo, kept) = case(
         f"Tomek links n={n} d=32",
         "imblearn TomekLinks",
         lambda: tomek.fit_resample(x, y),
         lambda: remove_tomek_links(xt, yt, return_indices=True),
     )
-    same = np.array_equal(tomek.sample_indices_, kept.cpu().numpy())
-    notes.append(f"Tomek links: same kept rows as imblearn: {same} ({n - len(yp)} dropped)")
+    compare(peer_out, lambda yp: f"Tomek links: same kept rows as imblearn: "
+            f"{np.array_equal(tomek.sample_indices_, kept.cpu().numpy())} ({n - len(yp)} dropped)")
 
     n = 1_000_000 // scale
     x, y = data(n, 32, 1 / 11, 2)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-    (_, yp), (_, yo) = case(
+    peer_out, (_, yo) = case(
         f"random over-sampling {n} x 32",
         "imblearn RandomOverSampler",
         lambda: RandomOverSampler(random_state=0).fit_resample(x, y),
         lambda: random_oversample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    notes.append(f"over-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
-    (_, yp), (_, yo) = case(
+    compare(peer_out, lambda yp: f"over-sampling counts equal: {same_counts(yp, yo)}")
+    peer_out, (_, yo) = case(
         f"random under-sampling {n} x 32",
         "imblearn RandomUnderSampler",
         lambda: RandomUnderSampler(random_state=0).fit_resample(x, y),
         lambda: random_undersample(xt, yt, generator=torch.Generator(xt.device).manual_seed(0)),
     )
-    notes.append(f"under-sampling counts equal: {np.bincount(yp).tolist() == torch.bincount(yo).tolist()}")
+    compare(peer_out, lambda yp: f"under-sampling counts equal: {same_counts(yp, yo)}")
 
     print("| case | peer | peer median | ours median | speed-up |")
     print("|---|---|---|---|---|")
     for name, peer, peer_t, ours_t in rows:
-        print(f"| {name} | {peer} | {peer_t * 1e3:.1f} ms | {ours_t * 1e3:.1f} ms | {peer_t / ours_t:.2f}x |")
+        if peer_t is None:
+            print(f"| {name} | {peer} | - | {ours_t * 1e3:.1f} ms | - |")
+        else:
+            print(f"| {name} | {peer} | {peer_t * 1e3:.1f} ms | {ours_t * 1e3:.1f} ms | {peer_t / ours_t:.2f}x |")
     print()
     for note in notes:
         print(f"- {note}")

@@ -16,7 +16,8 @@ the medians are compared, so a busy machine's load swings favour neither side):
   built inside the timing: ``list(WeightedRandomSampler(w, n))`` vs
   ``list(WeightedSampler(w, n, replacement=True, seed=0))``, and the floor: iterating a
   precomputed list of n Python ints (a ``for`` loop, and ``list(iter(...))``).
-* The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``.
+* The functional draw ``weighted_indices`` vs ``torch.multinomial`` on ``--device``
+  (``--functional`` runs only these).
 * ``BatchSampler(RandomSampler)`` vs ``StratifiedBatchSampler`` and ``ClassBalancedBatchSampler``
   (one epoch of batches).
 * Reservoirs over a Python iterator of 1e7 ints, k = 100: plain-Python Algorithm R,
@@ -367,6 +368,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--dynamic", action="store_true", help="only the DynamicWeightedSampler cases")
     parser.add_argument("--weighted-only", action="store_true", help="only the weighted-sampler rows and epoch runs")
+    parser.add_argument("--functional", action="store_true",
+                        help="only weighted_indices vs torch.multinomial on --device (the GPU rows)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -374,6 +377,10 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     sizes = [10**4, 10**5] if args.quick else [10**6, 10**7]
     big, big_samples = 2**25, (10**4 if args.quick else 2**25)
+    if args.functional:
+        print_table(functional_cases(sizes, device, repeats))
+        print_machine(device, repeats)
+        return
     if args.dynamic:
         print_table(dynamic_cases(10**5 if args.quick else 10**7, 10**3 if args.quick else 10**4, repeats))
         print_machine(device, repeats)
