@@ -109,7 +109,8 @@ def _random_ids(shape: torch.Size, cfg: _Config, generator: torch.Generator, dev
     becomes the ``r``-th allowed id, ``r`` plus the number of special ids it passes."""
     skips = cfg.skips.to(device)
     r = torch.randint(len(cfg.is_special) - len(skips), shape, generator=generator, device=device)
-    return r + torch.searchsorted(skips, r, right=True)
+    # a 1-D search: torch's batched multi-threaded kernel waits for threads on a busy CPU
+    return r + torch.searchsorted(skips, r.reshape(-1), right=True).view(r.shape)
 
 
 def _output_dtype(dtype: torch.dtype, vocab_size: int) -> torch.dtype:
