@@ -162,7 +162,7 @@ def _pair_check(
         return result, []
     shown = ", ".join(
         f"{i} + {j} (score {float(scan.scores[r]):.3f}; alone {float(scan.single[i]):.3f}, {float(scan.single[j]):.3f})"
-        for r, (i, j) in zip(scan._flagged_order()[:10].tolist(), flagged[:10].tolist())
+        for r, (i, j) in zip(scan._flagged_order()[:10].tolist(), flagged[:10].tolist(), strict=False)
     )
     return result, [Finding(
         "feature_pair",
@@ -241,7 +241,8 @@ def _temporal_check(time_train: Any, time_test: Any) -> tuple[CheckResult, list[
         return result, []
     return result, [Finding(
         "temporal_overlap",
-        f"{percent(len(rows), len(t_test))} test rows are older than the newest training row: test rows {show_items(rows)}; "
+        f"{percent(len(rows), len(t_test))} test rows are older than the newest training row: "
+        f"test rows {show_items(rows)}; "
         "a random split lets the model see the future (use temporal_split)",
         ratio, 0.0, test_rows=rows,
     )]
@@ -262,11 +263,13 @@ def _fit_checks(fitted: Mapping[str, FitGuard], test_ids: Any) -> tuple[list[Che
             continue
         seen = obj.fit_ids_[torch.isin(obj.fit_ids_, test)]
         ratio = len(seen) / max(len(test), 1)
-        checks.append(check_row(f"premature fit: {name}", ratio, 0.0, f"{percent(len(seen), len(test))} test rows seen"))
+        seen_text = f"{percent(len(seen), len(test))} test rows seen"
+        checks.append(check_row(f"premature fit: {name}", ratio, 0.0, seen_text))
         if len(seen):
             findings.append(Finding(
                 "premature_fit",
-                f"{name!r} was fit on {percent(len(seen), len(test))} test rows: {show_items(seen)}; fit it on train only",
+                f"{name!r} was fit on {percent(len(seen), len(test))} test rows: {show_items(seen)}; "
+                "fit it on train only",
                 ratio, 0.0, test_rows=seen,
             ))
     return checks, findings

@@ -112,7 +112,9 @@ def _scores(counts: torch.Tensor, priors: torch.Tensor, baseline: torch.Tensor) 
 class _Scanner:
     """Held-out scores of features and pairs for one split of the rows into halves."""
 
-    def __init__(self, codes: torch.Tensor, labels: torch.Tensor, half: torch.Tensor, bins: int, n_classes: int) -> None:
+    def __init__(
+        self, codes: torch.Tensor, labels: torch.Tensor, half: torch.Tensor, bins: int, n_classes: int
+    ) -> None:
         self.codes, self.half, self.bins, self.n_classes = codes, half, bins, n_classes
         self.width = 2 * n_classes  # (half, class) of a row
         self.high = codes * (bins * self.width)  # the first feature's bin, pre-scaled

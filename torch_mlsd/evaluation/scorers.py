@@ -36,7 +36,9 @@ Scorer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], floa
 def _test_part(x_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     b = x_test.reshape(len(x_test), -1).to(x_train.dtype)
     if b.shape[1] != x_train.shape[1] or b.device != x_train.device:
-        raise ValueError(f"`x_test` must have rows like `x_train` ({x_train.shape[1]} features), got {describe(x_test)}")
+        raise ValueError(
+            f"`x_test` must have rows like `x_train` ({x_train.shape[1]} features), got {describe(x_test)}"
+        )
     labels = as_labels("y_test", y_test)
     if len(labels) != len(b):
         raise ValueError(f"`y_test` must have {len(b)} labels like `x_test`, got {len(labels)}")

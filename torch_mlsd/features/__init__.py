@@ -12,4 +12,6 @@ from .guarded import GuardedTransformer
 from .scaler import StandardScaler
 from .text import CONTRACTIONS, STOPWORDS, TextFeaturizer, ngrams, tokenize
 
-__all__ = ["FitGuard", "GuardedTransformer", "StandardScaler", "TextFeaturizer", "tokenize", "ngrams", "STOPWORDS", "CONTRACTIONS"]
+__all__ = [
+    "FitGuard", "GuardedTransformer", "StandardScaler", "TextFeaturizer", "tokenize", "ngrams", "STOPWORDS", "CONTRACTIONS"
+]

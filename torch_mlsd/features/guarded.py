@@ -48,7 +48,9 @@ class GuardedTransformer(FitGuard):
             raise TypeError(f"`transformer` must have a fit method, got {describe(transformer)}")
         self.transformer = transformer
 
-    def fit(self, data: Any, *args: Any, ids: torch.Tensor | Sequence[int] | None = None, **kwargs: Any) -> GuardedTransformer:
+    def fit(
+        self, data: Any, *args: Any, ids: torch.Tensor | Sequence[int] | None = None, **kwargs: Any
+    ) -> GuardedTransformer:
         """Check ``ids`` (one per row of ``data``), then ``transformer.fit(data, *args, **kwargs)``."""
         self._guard_fit(ids, len(data))
         self.transformer.fit(data, *args, **kwargs)
@@ -58,7 +60,9 @@ class GuardedTransformer(FitGuard):
         """``transformer.transform(data, *args, **kwargs)``."""
         return self.transformer.transform(data, *args, **kwargs)
 
-    def fit_transform(self, data: Any, *args: Any, ids: torch.Tensor | Sequence[int] | None = None, **kwargs: Any) -> Any:
+    def fit_transform(
+        self, data: Any, *args: Any, ids: torch.Tensor | Sequence[int] | None = None, **kwargs: Any
+    ) -> Any:
         """``fit(data, ids=ids)`` then ``transform(data)``."""
         return self.fit(data, *args, ids=ids, **kwargs).transform(data)
 

@@ -56,7 +56,7 @@ class _Plan(NamedTuple):
     positive: int  # number of items with a positive weight
     table: torch.Tensor | None  # with replacement: [n, 2] int64 rows (prob as float64 bits, alias)
     weights: torch.Tensor | None  # without replacement: the positive weights, float64, scaled to max 1
-    index: torch.Tensor | None  # without replacement: their positions, None when all are positive
+    positions: torch.Tensor | None  # without replacement: their positions, None when all are positive
 
 
 def _alias_table(w: torch.Tensor) -> torch.Tensor:
@@ -163,7 +163,7 @@ def _check_num_samples(num_samples: Any, plan: _Plan, replacement: bool) -> int:
             f"`num_samples` must be <= the number of positive weights ({plan.positive}) "
             f"without replacement, got {num_samples}"
         )
-    return num_samples  # type: ignore[return-value]
+    return num_samples
 
 
 def _draw(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
@@ -233,7 +233,7 @@ def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) 
         order = bits.topk(num_samples, largest=False, sorted=True).indices
     else:
         order = bits.sort(stable=True).indices[:num_samples]
-    return order if plan.index is None else plan.index.index_select(0, order)
+    return order if plan.positions is None else plan.positions.index_select(0, order)
 
 
 def weighted_indices(
