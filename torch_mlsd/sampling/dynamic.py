@@ -84,6 +84,21 @@ class DynamicWeightedSampler(EpochSampler[int]):
     of items the loop consumed; without replacement it may not go back before
     ``state["chunk"][0]``, the start of the chunk drawn last (use ``StatefulDataLoader``).
 
+    Elastic resume: loaded into a world of another size (one rank's state on every new
+    rank), the epoch continues after the global prefix every old rank consumed,
+    ``consumed = start + num_replicas * position`` (see
+    :class:`~torch_mlsd.sampling._base.EpochSampler`), from the saved weights, updates
+    included. Without replacement the items drawn before the old ranks' last chunk stay
+    out of the epoch (``state["taken"]``, a bool mask, ``O(n)`` like the weights); that
+    chunk is drawn again from the saved state, its items within the prefix stay out and
+    the rest (drawn, never yielded) go back into the pool; the new ranks draw the rest of
+    the epoch as disjoint shares of equal length (``shard``), so over all worlds every
+    item comes at most once, plus ``"pad"``'s repeats of the epoch's first items. With
+    replacement the new ranks make the ``num_samples - consumed`` draws left afresh,
+    per-rank streams keyed by ``consumed`` as :meth:`rank_generator`: the count and the
+    distribution (the current weights) are right, the sequence is not the one the old
+    world would have drawn.
+
     Example:
         >>> sampler = DynamicWeightedSampler([1.0, 1.0, 1.0, 1.0], 8, seed=0)
         >>> it = iter(sampler)
@@ -95,7 +110,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
         [0.0, 1.0]
     """
 
-    _elastic: ClassVar[bool] = True  # shares start at self._start (see "Elastic resume" above)
+    _elastic: ClassVar[bool] = True  # shares start at the global offset self._start (see "Elastic resume")
 
     def __init__(
         self,
@@ -280,7 +295,6 @@ class DynamicWeightedSampler(EpochSampler[int]):
             back = live.global_items[kept - live.global_begin :]
             live.global_items = live.global_items[: len(live.global_items) - len(back)]
             self._put_back(back)
-            del self._head[kept:]
 
     def _put_back(self, items: torch.Tensor) -> None:
         self._taken.index_fill_(0, items, False)
@@ -331,7 +345,9 @@ class DynamicWeightedSampler(EpochSampler[int]):
             count -= len(accepted)
         drawn = torch.cat(rounds) if rounds else torch.zeros(0, dtype=torch.int64)
         limit = max(_HEAD, self.num_replicas)
-        if begin <= len(self._head) and begin < limit:  # the head is always a prefix of the epoch
+        # The head is the epoch's prefix drawn so far; a redraw from `begin` (after a cut
+        # chunk or a resume) replaces the items put back.
+        if begin <= len(self._head) and begin < limit:
             self._head[begin:] = drawn[: limit - begin].tolist()
         return drawn
 
@@ -385,7 +401,9 @@ class DynamicWeightedSampler(EpochSampler[int]):
         Keys beyond :meth:`EpochSampler.state_dict`: ``"weights"`` (float64 ``(n,)``),
         ``"chunk"`` (``(origin, size)`` of the chunk drawn last, or ``None``), and without
         replacement ``"taken"`` (bool ``(n,)``, items drawn before that chunk) and
-        ``"head"`` (the epoch's first indices, repeated by ``"pad"`` shares).
+        ``"head"`` (the epoch's first indices drawn so far, up to ``max(1024,
+        num_replicas)``, repeated by ``"pad"`` shares; a world of more ranks cycles over
+        them). The state is ``O(n)``, as the weights are.
         """
         state = super().state_dict()
         live = self._live
@@ -403,8 +421,12 @@ class DynamicWeightedSampler(EpochSampler[int]):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Resume: weights as saved, and the next ``iter()`` continues right after
-        ``state_dict["position"]`` exactly as the saved run would have."""
+        """Resume: weights as saved, and the next ``iter()`` continues the saved epoch.
+
+        On the same ``num_replicas`` it continues right after ``state_dict["position"]``
+        exactly as the saved run would have; on another, after the global prefix all old
+        ranks consumed (class docstring, "Elastic resume").
+        """
         keys = ("weights", "chunk") + (() if self.replacement else ("taken", "head"))
         for key in keys:
             if key not in state_dict:
@@ -458,11 +480,9 @@ class DynamicWeightedSampler(EpochSampler[int]):
         """Without replacement, resumed on another world size: draw the old world's last
         chunk again (same tree, same generator), keep the part before the consumed global
         prefix ``self._start`` taken and put the rest back."""
-        consumed = self._start
         if chunk is not None:
             begin, end = self._global_range(chunk[0], chunk[1], start, reps)
-            self._put_back(self._draw_global(begin, end - begin, start)[consumed - begin :])
-        del self._head[consumed:]
+            self._put_back(self._draw_global(begin, end - begin, start)[self._start - begin :])
 
 
 def _check_chunk(chunk: Any) -> tuple[int, int] | None:
