@@ -28,7 +28,9 @@ def _world(reps, state, take, shard, replacement, num_samples=None):
     """``reps`` ranks load ``state`` and take ``take`` items each (None: the rest), with
     ``BOOST`` applied after half of them; returns the shares, rank 0's state and ``len``s."""
     samplers = [
-        DynamicWeightedSampler(WEIGHTS, num_samples, replacement=replacement, seed=7, num_replicas=reps, rank=r, shard=shard)
+        DynamicWeightedSampler(
+            WEIGHTS, num_samples, replacement=replacement, seed=7, num_replicas=reps, rank=r, shard=shard
+        )
         for r in range(reps)
     ]
     for s in samplers:
@@ -43,7 +45,7 @@ def _world(reps, state, take, shard, replacement, num_samples=None):
     shares = [list(itertools.islice(it, take // 2)) for it in iters]
     for s in samplers:
         s.update_weights(*BOOST)
-    shares = [a + list(itertools.islice(it, take - take // 2)) for a, it in zip(shares, iters)]
+    shares = [a + list(itertools.islice(it, take - take // 2)) for a, it in zip(shares, iters, strict=True)]
     return shares, samplers[0].state_dict(), lengths
 
 
@@ -131,7 +133,9 @@ def test_a_resumed_world_resumes_exactly_on_its_own_size(replacement):
     _, first, _ = _world(2, None, 40, "pad", replacement, num)
     whole, _, _ = _world(3, first, None, "pad", replacement, num)
 
-    samplers = [DynamicWeightedSampler(WEIGHTS, num, replacement=replacement, seed=7, num_replicas=3, rank=r) for r in range(3)]
+    samplers = [
+        DynamicWeightedSampler(WEIGHTS, num, replacement=replacement, seed=7, num_replicas=3, rank=r) for r in range(3)
+    ]
     for s in samplers:
         s.load_state_dict(first)
     iters = [iter(s) for s in samplers]
@@ -143,11 +147,14 @@ def test_a_resumed_world_resumes_exactly_on_its_own_size(replacement):
         s = DynamicWeightedSampler(WEIGHTS, num, replacement=replacement, seed=7, num_replicas=3, rank=r)
         s.load_state_dict(states[r])
         tails.append(list(s))
-    assert [h + t for h, t in zip(head, tails)] == whole
+    assert [h + t for h, t in zip(head, tails, strict=True)] == whole
 
 
 def test_ranks_at_different_positions_resume_from_the_smallest_without_losing_items():
-    old = [DynamicWeightedSampler(WEIGHTS, replacement=False, seed=7, num_replicas=2, rank=r, shard="uneven") for r in range(2)]
+    old = [
+        DynamicWeightedSampler(WEIGHTS, replacement=False, seed=7, num_replicas=2, rank=r, shard="uneven")
+        for r in range(2)
+    ]
     iters = [iter(s) for s in old]
     consumed = list(itertools.islice(iters[0], 60)) + list(itertools.islice(iters[1], 50))  # rank 0 is 10 ahead
     behind = min((s.state_dict() for s in old), key=lambda state: state["position"])
@@ -170,7 +177,9 @@ def test_stateful_dataloader_state_of_one_rank_continues_on_three(replacement, w
     def loader(reps, rank):
         sampler = DynamicWeightedSampler(WEIGHTS, 1500 if replacement else None, replacement=replacement, seed=3,
                                          num_replicas=reps, rank=rank, shard="uneven")
-        return stateful.StatefulDataLoader(list(range(N)), sampler=sampler, batch_size=8, num_workers=workers, collate_fn=list)
+        return stateful.StatefulDataLoader(
+            list(range(N)), sampler=sampler, batch_size=8, num_workers=workers, collate_fn=list
+        )
 
     old = [loader(2, r) for r in range(2)]
     iters = [iter(x) for x in old]
@@ -219,4 +228,4 @@ def test_with_replacement_a_world_size_seen_before_draws_a_new_stream():
     _, state, _ = _world(3, state, 120, "pad", True, num_samples=1500)
     assert state["start"] == 240
     again, _, _ = _world(2, state, 120, "pad", True, num_samples=1500)
-    assert all(a != b for a, b in zip(first, again))
+    assert all(a != b for a, b in zip(first, again, strict=True))
