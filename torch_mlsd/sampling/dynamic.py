@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 
@@ -31,6 +31,7 @@ __all__ = ["DynamicWeightedSampler"]
 
 _FIRST_CHUNK = 256  # indices drawn after an epoch start, a resume or an update
 _MAX_CHUNK = 1 << 14  # below torch's parallel grain (32768): small parallel ops stall on a busy CPU
+_HEAD = 1024  # without replacement: first global items kept for "pad" shares (at least num_replicas)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class _Chunk:
     size: int  # rank positions the chunk was drawn for
     begin: int  # rank position of values[0] (after a resume, past origin)
     values: list[int]
-    global_begin: int  # without replacement: global position of global_items[0]
+    global_begin: int  # without replacement: global position (in the epoch) of global_items[0]
     global_items: torch.Tensor | None  # without replacement: the global draws behind the chunk
 
 
@@ -83,6 +84,21 @@ class DynamicWeightedSampler(EpochSampler[int]):
     of items the loop consumed; without replacement it may not go back before
     ``state["chunk"][0]``, the start of the chunk drawn last (use ``StatefulDataLoader``).
 
+    Elastic resume: loaded into a world of another size (one rank's state on every new
+    rank), the epoch continues after the global prefix every old rank consumed,
+    ``consumed = start + num_replicas * position`` (see
+    :class:`~torch_mlsd.sampling._base.EpochSampler`), from the saved weights, updates
+    included. Without replacement the items drawn before the old ranks' last chunk stay
+    out of the epoch (``state["taken"]``, a bool mask, ``O(n)`` like the weights); that
+    chunk is drawn again from the saved state, its items within the prefix stay out and
+    the rest (drawn, never yielded) go back into the pool; the new ranks draw the rest of
+    the epoch as disjoint shares of equal length (``shard``), so over all worlds every
+    item comes at most once, plus ``"pad"``'s repeats of the epoch's first items. With
+    replacement the new ranks make the ``num_samples - consumed`` draws left afresh,
+    per-rank streams keyed by ``consumed`` as :meth:`rank_generator`: the count and the
+    distribution (the current weights) are right, the sequence is not the one the old
+    world would have drawn.
+
     Example:
         >>> sampler = DynamicWeightedSampler([1.0, 1.0, 1.0, 1.0], 8, seed=0)
         >>> it = iter(sampler)
@@ -93,6 +109,8 @@ class DynamicWeightedSampler(EpochSampler[int]):
         >>> sampler.probabilities([2, 3]).tolist()
         [0.0, 1.0]
     """
+
+    _elastic: ClassVar[bool] = True  # shares start at the global offset self._start (see "Elastic resume")
 
     def __init__(
         self,
@@ -273,7 +291,8 @@ class DynamicWeightedSampler(EpochSampler[int]):
         if self._cursor is not None and self._cursor[0] == live.begin:
             self._cursor = (live.begin, consumed, self._cursor[2])
         if live.global_items is not None:
-            back = live.global_items[(live.begin + consumed) * self.num_replicas - live.global_begin :]
+            kept = self._start + (live.begin + consumed) * self.num_replicas  # global items consumed
+            back = live.global_items[kept - live.global_begin :]
             live.global_items = live.global_items[: len(live.global_items) - len(back)]
             self._put_back(back)
 
@@ -286,27 +305,32 @@ class DynamicWeightedSampler(EpochSampler[int]):
     def _draw(self, origin: int, size: int) -> _Chunk:
         """Draw the rank positions ``[origin, origin + size)`` (clipped to the epoch)."""
         count = min(size, len(self) - origin)
-        if self.replacement:
-            g = make_generator(mix_seed(self.seed, self.epoch, self.rank, self.num_replicas, origin))
+        start, reps, r = self._start, self.num_replicas, self.rank
+        if self.replacement:  # keyed by the global offset as rank_generator(): a resumed world draws afresh
+            keys = (self.epoch, r, reps) + ((start,) if start else ()) + (origin,)
+            g = make_generator(mix_seed(self.seed, *keys))
             values = self._tree.find(torch.rand(count, dtype=torch.float64, generator=g))
             return _Chunk(origin, size, origin, values.tolist(), 0, None)
         # The global range depends on (origin, size) only, so every rank draws the same.
-        reps, r = self.num_replicas, self.rank
-        g_begin = origin * reps
-        g_end = min((origin + size) * reps, self.num_samples)
-        drawn = self._draw_global(g_begin, g_end - g_begin)
-        if g_begin == 0:
-            self._head = drawn[:reps].tolist()
+        g_begin, g_end = self._global_range(origin, size, start, reps)
+        drawn = self._draw_global(g_begin, g_end - g_begin, start)
         mine = drawn[r::reps][:count].tolist()
-        positions = range(g_begin + r + len(mine) * reps, (origin + count) * reps, reps)
+        positions = range(g_begin + r + len(mine) * reps, start + (origin + count) * reps, reps)
         mine += [self._head[(p - self.num_samples) % len(self._head)] for p in positions]  # "pad" repeats
         return _Chunk(origin, size, origin, mine, g_begin, drawn)
 
-    def _draw_global(self, begin: int, count: int) -> torch.Tensor:
-        """Successive sampling of ``count`` items: i.i.d. draws from the tree, repeats
-        rejected (the first occurrences of an i.i.d. stream are a successive sample), the
-        accepted items taken out of the tree after each round."""
-        g = make_generator(mix_seed(self.seed, self.epoch, begin))
+    def _global_range(self, origin: int, size: int, start: int, reps: int) -> tuple[int, int]:
+        """Global positions ``[begin, end)`` behind the rank positions ``[origin, origin + size)``
+        of a world of ``reps`` ranks sharing the epoch from global offset ``start``."""
+        return start + origin * reps, min(start + (origin + size) * reps, self.num_samples)
+
+    def _draw_global(self, begin: int, count: int, start: int) -> torch.Tensor:
+        """Successive sampling of ``count`` items from global position ``begin`` on: i.i.d.
+        draws from the tree, repeats rejected (the first occurrences of an i.i.d. stream are
+        a successive sample), the accepted items taken out of the tree after each round.
+        Keyed by ``begin`` and the world's global offset ``start``; the items become the
+        epoch's head (for ``"pad"``) where they extend it."""
+        g = make_generator(mix_seed(self.seed, self.epoch, begin, *((start,) if start else ())))
         rounds = []
         while count > 0:
             candidates = self._tree.find(torch.rand(count, dtype=torch.float64, generator=g))
@@ -319,7 +343,13 @@ class DynamicWeightedSampler(EpochSampler[int]):
             self._open -= len(accepted)
             rounds.append(accepted)
             count -= len(accepted)
-        return torch.cat(rounds) if rounds else torch.zeros(0, dtype=torch.int64)
+        drawn = torch.cat(rounds) if rounds else torch.zeros(0, dtype=torch.int64)
+        limit = max(_HEAD, self.num_replicas)
+        # The head is the epoch's prefix drawn so far; a redraw from `begin` (after a cut
+        # chunk or a resume) replaces the items put back.
+        if begin <= len(self._head) and begin < limit:
+            self._head[begin:] = drawn[: limit - begin].tolist()
+        return drawn
 
     def _reset_epoch(self) -> None:
         if not self.replacement and self._drawn:
@@ -331,9 +361,11 @@ class DynamicWeightedSampler(EpochSampler[int]):
     # -- EpochSampler hooks ------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch`` for the next iteration (all ranks must pass the same value)."""
+        previous = self.epoch
         super().set_epoch(epoch)
-        if self._resumed_epoch is not None and self._resumed_epoch != self.epoch:
+        if self.epoch != previous:  # the draws of the previous epoch are not this epoch's state
             self._resumed_epoch = None
+            self._reset_epoch()
 
     def _num_global_items(self) -> int:
         return self.num_samples
@@ -369,7 +401,9 @@ class DynamicWeightedSampler(EpochSampler[int]):
         Keys beyond :meth:`EpochSampler.state_dict`: ``"weights"`` (float64 ``(n,)``),
         ``"chunk"`` (``(origin, size)`` of the chunk drawn last, or ``None``), and without
         replacement ``"taken"`` (bool ``(n,)``, items drawn before that chunk) and
-        ``"head"`` (the epoch's first indices, repeated by ``"pad"`` shares).
+        ``"head"`` (the epoch's first indices drawn so far, up to ``max(1024,
+        num_replicas)``, repeated by ``"pad"`` shares; a world of more ranks cycles over
+        them). The state is ``O(n)``, as the weights are.
         """
         state = super().state_dict()
         live = self._live
@@ -387,8 +421,12 @@ class DynamicWeightedSampler(EpochSampler[int]):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Resume: weights as saved, and the next ``iter()`` continues right after
-        ``state_dict["position"]`` exactly as the saved run would have."""
+        """Resume: weights as saved, and the next ``iter()`` continues the saved epoch.
+
+        On the same ``num_replicas`` it continues right after ``state_dict["position"]``
+        exactly as the saved run would have; on another, after the global prefix all old
+        ranks consumed (class docstring, "Elastic resume").
+        """
         keys = ("weights", "chunk") + (() if self.replacement else ("taken", "head"))
         for key in keys:
             if key not in state_dict:
@@ -402,12 +440,19 @@ class DynamicWeightedSampler(EpochSampler[int]):
             if taken.shape != (self.n,):
                 raise ValueError(f"`state_dict['taken']` must have shape ({self.n},), got {tuple(taken.shape)}")
         chunk = _check_chunk(state_dict["chunk"])
-        position = state_dict.get("position")
-        if chunk is not None and not self.replacement and isinstance(position, int) and position < chunk[0]:
-            raise ValueError(
-                f"`state_dict['position']` must be >= the start of the last chunk {chunk[0]} without "
-                f"replacement (the items before it are already drawn), got {position}"
-            )
+        position, reps, start = state_dict.get("position"), state_dict.get("num_replicas"), state_dict.get("start", 0)
+        if not self.replacement and isinstance(position, int) and isinstance(reps, int) and isinstance(start, int):
+            if chunk is not None and position < chunk[0]:
+                raise ValueError(
+                    f"`state_dict['position']` must be >= the start of the last chunk {chunk[0]} without "
+                    f"replacement (the items before it are already drawn), got {position}"
+                )
+            drawn = int(taken.sum())
+            if chunk is None and start + reps * position < drawn:  # drawn items would be lost
+                raise ValueError(
+                    f"`state_dict['position']` must cover the {drawn} items already drawn this epoch without "
+                    f"replacement (start + num_replicas * position >= {drawn}), got {position}"
+                )
         super().load_state_dict(state_dict)
         self._weights, self._positive = weights, int(torch.count_nonzero(weights))
         self._live = None
@@ -420,12 +465,24 @@ class DynamicWeightedSampler(EpochSampler[int]):
             self._open = int(((weights > 0) & ~taken).sum())
             self._head = [int(i) for i in state_dict["head"]]
         self._resumed_epoch = self.epoch
-        if chunk is not None and chunk[0] <= self._resume_at:
+        reps, start = int(state_dict["num_replicas"]), int(state_dict.get("start", 0))
+        if reps != self.num_replicas:
+            if not self.replacement:
+                self._take_consumed(chunk, start, reps)
+        elif chunk is not None and chunk[0] <= self._resume_at:
             origin, size = chunk
             live = self._draw(origin, size)
             skip = self._resume_at - origin
             live.begin, live.values = origin + skip, live.values[skip:]
             self._live = live
+
+    def _take_consumed(self, chunk: tuple[int, int] | None, start: int, reps: int) -> None:
+        """Without replacement, resumed on another world size: draw the old world's last
+        chunk again (same tree, same generator), keep the part before the consumed global
+        prefix ``self._start`` taken and put the rest back."""
+        if chunk is not None:
+            begin, end = self._global_range(chunk[0], chunk[1], start, reps)
+            self._put_back(self._draw_global(begin, end - begin, start)[self._start - begin :])
 
 
 def _check_chunk(chunk: Any) -> tuple[int, int] | None:
