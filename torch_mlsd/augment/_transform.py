@@ -69,7 +69,7 @@ class BatchTransformBase(nn.Module):
         stays outside ``torch.compile`` graphs; :meth:`apply` compiles whole.
         """
         stream = self.rng.get() if generator is None else resolve_generator(generator, "cpu")
-        return self.policy.draw(batch, stream, **context)  # type: ignore[attr-defined]
+        return self.policy.draw(batch, stream, **context)  # type: ignore[attr-defined]  # every policy defines draw; the base holds no policy type
 
     def extra_repr(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.policy._asdict().items())

@@ -101,7 +101,7 @@ def _axis(names: tuple[str, str], mask_param: int, num_masks: int, max_proportio
 
 def _check_mask_value(mask_value: MaskValue) -> MaskValue:
     if isinstance(mask_value, str):
-        return check_choice("mask_value", mask_value, ("mean",))  # type: ignore[return-value]
+        return check_choice("mask_value", mask_value, ("mean",))  # type: ignore[return-value]  # check_choice returns the str 'mean', a member of the MaskValue union
     return check_float("mask_value", mask_value)
 
 
@@ -366,7 +366,7 @@ def _apply_method(
     assertion), so ``torch.compile(fullgraph=True)`` traces it whole. ``params`` must
     have been drawn for a batch of this shape.
     """
-    return _checked_apply(specgrams, params, self.policy.mask_value, lengths, self.inplace)  # type: ignore[attr-defined]
+    return _checked_apply(specgrams, params, self.policy.mask_value, lengths, self.inplace)  # type: ignore[attr-defined]  # the masking policies all define mask_value; the base does not
 
 
 def _forward_method(self: BatchTransformBase, specgrams: Tensor, *, lengths: Tensor | None = None) -> Tensor:

@@ -117,7 +117,7 @@ def _apply_one(batch: Any, transform: Callable[..., Any], keys: Keys | None) -> 
         return _rebuild_mapping(batch, {**batch, **dict(zip(fields, outs, strict=False))})
     items = list(batch)
     for k, o in zip(fields, outs, strict=False):
-        items[k] = o  # type: ignore[index]
+        items[k] = o  # type: ignore[index]  # a dict or list copy of the batch, indexed as the batch was
     return _rebuild_sequence(batch, items)
 
 

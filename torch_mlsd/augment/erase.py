@@ -180,7 +180,7 @@ def _apply(images: Tensor, params: EraseParams, value: _Value, inplace: bool) ->
     """
     _, _, height, width = images.shape
     word = _WORDS[images.element_size()]
-    fill = _noise(images, params.noise_seed) if value == "random" else _fill(value, images)  # type: ignore[arg-type]
+    fill = _noise(images, params.noise_seed) if value == "random" else _fill(value, images)  # type: ignore[arg-type]  # value is a fill here: 'random' was handled on the left
     fill_bits = None if _zero_bits(value) else fill.view(word)
     per_row = fill.ndim == 4 and fill.shape[0] > 1
     out = images if inplace else torch.empty_like(images)
@@ -301,7 +301,7 @@ def _apply_method(self: BatchTransformBase, images: Tensor, params: EraseParams)
     Reads no tensor value back to the host, so ``torch.compile(fullgraph=True)`` traces it
     whole (for a constant ``value``). ``params`` must have been drawn for this shape.
     """
-    return _checked_apply(images, params, self.value, self.inplace)  # type: ignore[arg-type]
+    return _checked_apply(images, params, self.value, self.inplace)  # type: ignore[arg-type]  # the class attribute's policy type is the family's, narrowed per class
 
 
 def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor | None = None

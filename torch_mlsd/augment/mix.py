@@ -366,7 +366,7 @@ def _apply_method(
     assertion), so ``torch.compile(fullgraph=True)`` traces it whole. ``params`` must have
     been drawn for a batch of this shape.
     """
-    return _checked_apply(images, labels, params, masks, self.policy, self.inplace)  # type: ignore[arg-type]
+    return _checked_apply(images, labels, params, masks, self.policy, self.inplace)  # type: ignore[arg-type]  # the class attribute's policy type is the family's, narrowed per class
 
 
 def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:

@@ -133,5 +133,5 @@ def interpolated_rows(
         first, second = torch.triu_indices(k, k, 1, device=a.device)
         left, right = idx[hit, first[pair[hit]]], idx[hit, second[pair[hit]]]
         found.append((hit + start, left, right, t[hit], best[hit]))
-    rows, left, right, t, residual = (torch.cat(parts).cpu() for parts in zip(*found))
+    rows, left, right, t, residual = (torch.cat(parts).cpu() for parts in zip(*found, strict=True))
     return Interpolations(rows, left, right, t, residual, len(b))

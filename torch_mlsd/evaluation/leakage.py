@@ -84,7 +84,8 @@ def _duplicate_checks(
     if y_train is not None and y_test is not None and len(rows):
         differ = int((y_train.cpu()[matches] != y_test.cpu()[rows]).sum())
         label_note = f"; {differ} of them with a different label"
-    checks.append(check_row("exact duplicates across splits", ratio, max_ratio, f"{percent(len(rows), len(b))} test rows"))
+    detail = f"{percent(len(rows), len(b))} test rows"
+    checks.append(check_row("exact duplicates across splits", ratio, max_ratio, detail))
     if ratio > max_ratio:
         findings.append(Finding(
             "duplicate",

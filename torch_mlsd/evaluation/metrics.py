@@ -243,8 +243,8 @@ def _class_counts(
         is_true, is_pred = y_true == pos_label, y_pred == pos_label
         masks = (is_true & is_pred, is_pred, is_true)
         if weight is None:
-            return tuple(m.sum().double() for m in masks)  # type: ignore[return-value]
-        return tuple((weight * m).sum() for m in masks)  # type: ignore[return-value]
+            return tuple(m.sum().double() for m in masks)  # type: ignore[return-value]  # a generator of 3 tensors is the 3-tuple the signature names
+        return tuple((weight * m).sum() for m in masks)  # type: ignore[return-value]  # a generator of 3 tensors is the 3-tuple the signature names
     counts, _ = _confusion(y_true, y_pred, chosen, weight)
     counts = counts.double()
     tp, pred, true = counts.diagonal()[:-1], counts.sum(0)[:-1], counts.sum(1)[:-1]

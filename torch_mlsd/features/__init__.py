@@ -13,5 +13,12 @@ from .scaler import StandardScaler
 from .text import CONTRACTIONS, STOPWORDS, TextFeaturizer, ngrams, tokenize
 
 __all__ = [
-    "FitGuard", "GuardedTransformer", "StandardScaler", "TextFeaturizer", "tokenize", "ngrams", "STOPWORDS", "CONTRACTIONS"
+    "FitGuard",
+    "GuardedTransformer",
+    "StandardScaler",
+    "TextFeaturizer",
+    "tokenize",
+    "ngrams",
+    "STOPWORDS",
+    "CONTRACTIONS",
 ]

@@ -547,7 +547,7 @@ class BinaryFocalLoss(CheckedBuffers):
             target,
             gamma=self.gamma,
             alpha=self.alpha,
-            reduction=self.reduction,  # type: ignore[arg-type]
+            reduction=self.reduction,  # type: ignore[arg-type]  # reduction was checked to be one of the Literal's values
             pos_weight=self.pos_weight,
             sample_weight=sample_weight,
             pos_weight_checked=True,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import torch
 
@@ -132,7 +132,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
         self._positive = int(torch.count_nonzero(w))
         if num_samples is None:
             num_samples = self.n if self.replacement else self._positive
-        self.num_samples = cast(int, check_int("num_samples", num_samples, min=1))
+        self.num_samples = check_int("num_samples", num_samples, min=1)
         if not self.replacement and self.num_samples > self._positive:
             raise ValueError(
                 f"`num_samples` must be <= the number of positive weights ({self._positive}) "
@@ -223,7 +223,8 @@ class DynamicWeightedSampler(EpochSampler[int]):
         self, index: torch.Tensor, values: torch.Tensor, error: Exception | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         dist = torch.distributed
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+        nccl = dist.get_backend() == "nccl"
+        device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         live = self._live is not None and self._unconsumed() > 0
         meta = torch.tensor([len(index), self.position(), int(error is None), int(live)], device=device)
         metas = [torch.empty_like(meta) for _ in range(self.num_replicas)]
@@ -247,7 +248,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
             padded[: len(local)] = local.to(device)
             gathered = [torch.empty_like(padded) for _ in sizes]
             dist.all_gather(gathered, padded)
-            parts.append(torch.cat([g[:k] for g, k in zip(gathered, sizes)]).cpu())
+            parts.append(torch.cat([g[:k] for g, k in zip(gathered, sizes, strict=True)]).cpu())
         return parts[0], parts[1]
 
     def _apply(self, index: torch.Tensor, values: torch.Tensor) -> None:
@@ -490,8 +491,8 @@ def _check_chunk(chunk: Any) -> tuple[int, int] | None:
         return None
     if not isinstance(chunk, (tuple, list)) or len(chunk) != 2:
         raise ValueError(f"`state_dict['chunk']` must be None or a pair (origin, size), got {describe(chunk)}")
-    origin = cast(int, check_int("state_dict['chunk'][0]", chunk[0], min=0))
-    return origin, cast(int, check_int("state_dict['chunk'][1]", chunk[1], min=1))
+    origin = check_int("state_dict['chunk'][0]", chunk[0], min=0)
+    return origin, check_int("state_dict['chunk'][1]", chunk[1], min=1)
 
 
 def _check_indices(name: str, indices: Any, n: int) -> torch.Tensor:
@@ -499,7 +500,9 @@ def _check_indices(name: str, indices: Any, n: int) -> torch.Tensor:
         try:
             indices = torch.as_tensor(indices)
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`{name}` must be a 1-D sequence of ints or an integer tensor, got {describe(indices)}") from exc
+            raise TypeError(
+                f"`{name}` must be a 1-D sequence of ints or an integer tensor, got {describe(indices)}"
+            ) from exc
         if indices.numel() == 0:
             indices = indices.to(torch.int64)
     check_tensor(name, indices, ndim=1, dtypes="integer")
@@ -515,4 +518,5 @@ def _check_distinct(name: str, index: torch.Tensor) -> None:
         ordered = index.sort().values
         same = ordered[1:] == ordered[:-1]
         if bool(same.any()):
-            raise ValueError(f"`{name}` must not repeat an index in one call, got duplicates such as {ordered[1:][same][:5].tolist()}")
+            shown = ordered[1:][same][:5].tolist()
+            raise ValueError(f"`{name}` must not repeat an index in one call, got duplicates such as {shown}")

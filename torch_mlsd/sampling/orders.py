@@ -192,7 +192,7 @@ class OrderSampler(EpochSampler[int]):
             self._stream = (self.seed, key, once)
         _, key, once = self._stream
         items = _order_indices(self.n, self.order, self.num_samples, key, self.epoch, once)
-        return self._shard(items)  # type: ignore[return-value]
+        return self._shard(items)  # type: ignore[return-value]  # the shard of an index tensor is an index tensor
 
     def epoch_indices(self) -> torch.Tensor:
         """This rank's indices for the current epoch as an ``int64`` CPU tensor.

@@ -264,7 +264,7 @@ class TensorReservoir:
             keys = torch.empty(start, dtype=torch.float64, device=chunk.device).exponential_(generator=g)
             self._absorb(chunk[:start], keys)
         if start < n:
-            rows, keys = _candidates(n - start, float(self._keys.max()), g, chunk.device)  # type: ignore[union-attr]
+            rows, keys = _candidates(n - start, float(self._keys.max()), g, chunk.device)  # type: ignore[union-attr]  # a full reservoir holds keys
             if len(rows):
                 self._absorb(chunk[start:].index_select(0, rows), keys)
         self.num_seen += n
@@ -272,7 +272,7 @@ class TensorReservoir:
 
     def _absorb(self, items: torch.Tensor, keys: torch.Tensor) -> None:
         if self._items is not None:
-            items, keys = torch.cat([self._items, items]), torch.cat([self._keys, keys])  # type: ignore[list-item]
+            items, keys = torch.cat([self._items, items]), torch.cat([self._keys, keys])  # type: ignore[list-item]  # a full reservoir holds items and keys
         if len(keys) > self.k:
             best = keys.topk(self.k, largest=False).indices
             items, keys = items.index_select(0, best), keys.index_select(0, best)
@@ -285,7 +285,7 @@ class TensorReservoir:
         """
         if self._items is None:
             return torch.empty(0)
-        return self._items.index_select(0, self._keys.argsort())  # type: ignore[union-attr]
+        return self._items.index_select(0, self._keys.argsort())  # type: ignore[union-attr]  # a non-empty reservoir holds items and keys
 
     def merge(self, other: TensorReservoir) -> TensorReservoir:
         """Absorb ``other``, filled from a disjoint stream with another seed; returns ``self``.
@@ -306,7 +306,7 @@ class TensorReservoir:
         if other._items is not None:
             self._check_chunk(other._items, "other")
             self._gen(other._items.device)
-            self._absorb(other._items, other._keys)  # type: ignore[arg-type]
+            self._absorb(other._items, other._keys)  # type: ignore[arg-type]  # the other reservoir is non-empty here
         self.num_seen += other.num_seen
         return self
 

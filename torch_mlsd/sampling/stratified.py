@@ -212,4 +212,4 @@ class StratifiedBatchSampler(EpochSampler[list[int]]):
         short = self.num_examples % self.batch_size
         ids = self._shard(torch.arange(self._num_global_items()))
         rows_tensor = torch.from_numpy(padded).view(rows, self.batch_size)
-        return BatchList(rows_tensor, ids, (rows - 1, short) if short else None)  # type: ignore[arg-type]
+        return BatchList(rows_tensor, ids, (rows - 1, short) if short else None)  # type: ignore[arg-type]  # numpy int64 values stand for ints here

@@ -224,7 +224,7 @@ def _draw_alias_into(rows: torch.Tensor, out: torch.Tensor, generator: torch.Gen
 
 
 def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
-    w: torch.Tensor = plan.weights  # type: ignore[assignment]
+    w: torch.Tensor = plan.weights  # type: ignore[assignment]  # without replacement the plan always holds weights
     keys = torch.empty_like(w).exponential_(generator=generator).div_(w)
     # Keys are >= 0 and never NaN, so their bit patterns sort like the floats; the int64
     # sort takes the radix path, more than twice as fast as sorting float64.
@@ -277,7 +277,7 @@ def weighted_indices(
     replacement = check_bool("replacement", replacement)
     plan = _plan(weights, replacement)
     num_samples = _check_num_samples(num_samples, plan, replacement)
-    device = (plan.table if plan.table is not None else plan.weights).device  # type: ignore[union-attr]
+    device = (plan.table if plan.table is not None else plan.weights).device  # type: ignore[union-attr]  # a plan holds a table or weights, never neither
     return _draw(plan, num_samples, resolve_generator(generator, device))
 
 
@@ -365,8 +365,8 @@ class WeightedSampler(EpochSampler[int]):
     def _global_items(self, generator: torch.Generator) -> torch.Tensor:
         return _draw(self._plan, self.num_samples, generator)
 
-    def _rank_items(self) -> torch.Tensor | _LazyDraws:  # type: ignore[override]
+    def _rank_items(self) -> torch.Tensor | _LazyDraws:  # type: ignore[override]  # lazy draws are a sequence of indices, as the base's items are
         if self.replacement:
             seed = int(torch.randint(2**62, (1,), generator=self.rank_generator()))
-            return _LazyDraws(self._plan.table, len(self), seed)  # type: ignore[arg-type]
-        return super()._rank_items()  # type: ignore[return-value]
+            return _LazyDraws(self._plan.table, len(self), seed)  # type: ignore[arg-type]  # with replacement the plan always holds a table
+        return super()._rank_items()  # type: ignore[return-value]  # the base's items are index tensors here
