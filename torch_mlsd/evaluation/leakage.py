@@ -391,6 +391,8 @@ def check_leakage(
         parts.append((skipped_row("interpolated test rows", "interpolation_tolerance=None"), []))
     elif not a.dtype.is_floating_point or a.shape[1] < 3:
         parts.append((skipped_row("interpolated test rows", "needs floating features, at least 3"), []))
+    elif not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())):
+        parts.append((skipped_row("interpolated test rows", "NaN/inf in the features: segments are undefined"), []))
     else:
         tolerance = float(check_float("interpolation_tolerance", interpolation_tolerance, min=0.0, min_open=True))
         parts.append(_interpolation_check(a, b, y_tr, tolerance, max_bytes))
