@@ -10,8 +10,9 @@
   :class:`BalancedSoftmaxLoss`, :func:`adjust_logits`: prior-corrected training and inference.
 """
 
+from torch_mlsd.losses.binary_focal import BinaryFocalLoss, binary_focal_loss
 from torch_mlsd.losses.cross_entropy import CrossEntropyLoss, cross_entropy
-from torch_mlsd.losses.focal import BinaryFocalLoss, FocalLoss, binary_focal_loss, focal_loss
+from torch_mlsd.losses.focal import FocalLoss, focal_loss
 from torch_mlsd.losses.logit_adjusted import (
     BalancedSoftmaxLoss,
     LogitAdjustedLoss,

@@ -23,8 +23,9 @@ import torch
 
 from .._distributed import is_distributed
 from .._random import make_generator, mix_seed
-from .._validate import check_bool, check_int, check_nonnegative_weights, check_real_vector, check_tensor, describe
+from .._validate import check_bool, check_int, check_nonnegative_weights, check_real_vector, check_tensor
 from ._base import EpochSampler, ShardMode
+from ._dynamic_checks import check_chunk, check_distinct, check_indices
 from ._sum_tree import SumTree
 
 __all__ = ["DynamicWeightedSampler"]
@@ -161,7 +162,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
         Without replacement it is the probability of the first draw of an epoch (this
         sums all ``n`` weights; with replacement the cost is ``O(k)``).
         """
-        index = _check_indices("indices", indices, self.n)
+        index = check_indices("indices", indices, self.n)
         if self.replacement:  # the tree's root is the sum of the weights: O(k)
             return self._weights.index_select(0, index) / self._tree.total()
         return self._weights.index_select(0, index) / self._weights.sum()  # drawn items are out of the tree: O(n)
@@ -201,7 +202,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
             error = exc
         if is_distributed() and self.num_replicas > 1:
             index, values = self._gather_updates(index, values, error)
-            _check_distinct("indices (gathered from all ranks)", index)
+            check_distinct("indices (gathered from all ranks)", index)
         elif error is not None:
             raise error
         if len(index) == 0:
@@ -210,13 +211,13 @@ class DynamicWeightedSampler(EpochSampler[int]):
         self._apply(index, values)
 
     def _check_update(self, indices: Any, weights: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        index = _check_indices("indices", indices, self.n)
+        index = check_indices("indices", indices, self.n)
         values = check_real_vector("weights", weights).detach().to("cpu", torch.float64)
         if len(values) != len(index):
             raise ValueError(f"`weights` must have the length of `indices` ({len(index)}), got {len(values)}")
         if bool((values < 0).any()):
             raise ValueError(f"`weights` must be >= 0, got {int((values < 0).sum())} negative entries")
-        _check_distinct("indices", index)
+        check_distinct("indices", index)
         return index, values
 
     def _gather_updates(
@@ -440,7 +441,7 @@ class DynamicWeightedSampler(EpochSampler[int]):
             taken = check_tensor("state_dict['taken']", state_dict["taken"], ndim=1, dtypes=(torch.bool,))
             if taken.shape != (self.n,):
                 raise ValueError(f"`state_dict['taken']` must have shape ({self.n},), got {tuple(taken.shape)}")
-        chunk = _check_chunk(state_dict["chunk"])
+        chunk = check_chunk(state_dict["chunk"])
         position, reps, start = state_dict.get("position"), state_dict.get("num_replicas"), state_dict.get("start", 0)
         if not self.replacement and isinstance(position, int) and isinstance(reps, int) and isinstance(start, int):
             if chunk is not None and position < chunk[0]:
@@ -484,39 +485,3 @@ class DynamicWeightedSampler(EpochSampler[int]):
         if chunk is not None:
             begin, end = self._global_range(chunk[0], chunk[1], start, reps)
             self._put_back(self._draw_global(begin, end - begin, start)[self._start - begin :])
-
-
-def _check_chunk(chunk: Any) -> tuple[int, int] | None:
-    if chunk is None:
-        return None
-    if not isinstance(chunk, (tuple, list)) or len(chunk) != 2:
-        raise ValueError(f"`state_dict['chunk']` must be None or a pair (origin, size), got {describe(chunk)}")
-    origin = check_int("state_dict['chunk'][0]", chunk[0], min=0)
-    return origin, check_int("state_dict['chunk'][1]", chunk[1], min=1)
-
-
-def _check_indices(name: str, indices: Any, n: int) -> torch.Tensor:
-    if not isinstance(indices, torch.Tensor):
-        try:
-            indices = torch.as_tensor(indices)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
-                f"`{name}` must be a 1-D sequence of ints or an integer tensor, got {describe(indices)}"
-            ) from exc
-        if indices.numel() == 0:
-            indices = indices.to(torch.int64)
-    check_tensor(name, indices, ndim=1, dtypes="integer")
-    index = indices.detach().to("cpu", torch.int64)
-    if len(index) and bool(((index < 0) | (index >= n)).any()):
-        bad = index[(index < 0) | (index >= n)][:5].tolist()
-        raise ValueError(f"`{name}` must be in [0, {n}), got out-of-range values such as {bad}")
-    return index
-
-
-def _check_distinct(name: str, index: torch.Tensor) -> None:
-    if len(index) > 1:
-        ordered = index.sort().values
-        same = ordered[1:] == ordered[:-1]
-        if bool(same.any()):
-            shown = ordered[1:][same][:5].tolist()
-            raise ValueError(f"`{name}` must not repeat an index in one call, got duplicates such as {shown}")
