@@ -30,6 +30,7 @@ from torch_mlsd._validate import (
     assert_values,
     check_choice,
     check_int,
+    check_nonnegative_weights,
     check_probability,
     check_tensor,
     describe,
@@ -95,13 +96,6 @@ def check_weight_values(
             lambda: f"all zeros ({values.numel()} entries)",
             eager=eager,
         )
-
-
-def checked_class_vector(name: str, value: Any) -> torch.Tensor:
-    """A per-class vector checked when it is set: 1-D, finite, >= 0, not all zero."""
-    vector = as_real_vector(name, value)
-    check_weight_values(name, vector, positive_sum=True, eager=True)
-    return vector
 
 
 def class_vector(
@@ -177,7 +171,7 @@ class CheckedBuffers(torch.nn.Module):
 
 
 def _optional_class_vector(name: str) -> Callable[[Any], torch.Tensor | None]:
-    return lambda value: None if value is None else checked_class_vector(name, value)
+    return lambda value: None if value is None else check_nonnegative_weights(name, value)
 
 
 class CrossEntropyOptions(CheckedBuffers):

@@ -18,14 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from torch_mlsd._validate import check_float, check_tensor
+from torch_mlsd._validate import check_float, check_nonnegative_weights, check_tensor
 from torch_mlsd.losses._common import (
     Batch,
     CrossEntropyOptions,
     Reduction,
     SoftWeightNormalization,
     check_values,
-    checked_class_vector,
     class_vector,
     prepare,
     reduce,
@@ -247,7 +246,7 @@ def _checked_alpha(alpha: Any) -> float | torch.Tensor | None:
         alpha = alpha.item()
     if alpha is None or _is_real(alpha):
         return check_float("alpha", alpha, min=0.0, min_open=True, allow_none=True)
-    return checked_class_vector("alpha", alpha)
+    return check_nonnegative_weights("alpha", alpha)
 
 
 class FocalLoss(CrossEntropyOptions):

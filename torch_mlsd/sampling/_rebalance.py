@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .._random import make_generator, new_seed
+from .._random import resolve_generator
 from .._validate import check_float, check_int, check_tensor
 
 __all__ = ["rebalance_copies", "running_counts", "decide_copies", "HORIZON"]
@@ -109,10 +109,8 @@ def rebalance_copies(
     max_repeats = check_int("max_repeats", max_repeats, min=1)
     horizon = check_float("horizon", horizon, min=0.0, min_open=True)
     decay = check_float("decay", decay, min=0.5, max=1.0)
-    if generator is None:
-        generator = make_generator(new_seed())
     copies, weights, _ = decide_copies(
-        labels, seen, emitted, target, rate, max_repeats, caps, horizon, decay, generator
+        labels, seen, emitted, target, rate, max_repeats, caps, horizon, decay, resolve_generator(generator)
     )
     return copies, weights
 
