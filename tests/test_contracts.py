@@ -154,3 +154,30 @@ def test_transform_keeps_module_apply(name):
     out = _as_tuple(t(*inputs))
     drawn = _as_tuple(make()(*inputs))
     assert all(torch.equal(x, y) for x, y in zip(out, drawn, strict=True)), "the transform still draws as before"
+
+
+def test_no_module_overrides_an_nn_module_method():
+    """Every ``nn.Module`` in the package keeps torch's methods (``apply``, ``to``, ``train``,
+    ``state_dict``, ...); only the hooks torch means to be overridden are."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import torch_mlsd
+
+    hooks = {"__init__", "forward", "extra_repr", "__setattr__", "_load_from_state_dict"}
+    classes = {
+        cls
+        for info in pkgutil.walk_packages(torch_mlsd.__path__, "torch_mlsd.")
+        for cls in vars(importlib.import_module(info.name)).values()
+        if inspect.isclass(cls) and issubclass(cls, torch.nn.Module) and cls.__module__.startswith("torch_mlsd")
+    }
+    assert len(classes) >= 14, "the walk must find the transforms and the losses"
+    shadowed = {
+        f"{cls.__qualname__}.{name}"
+        for cls in classes
+        for name in dir(torch.nn.Module)
+        if name not in hooks and callable(getattr(torch.nn.Module, name))
+        and inspect.getattr_static(cls, name) is not inspect.getattr_static(torch.nn.Module, name)
+    }
+    assert not shadowed, f"these shadow nn.Module methods: {sorted(shadowed)}"
