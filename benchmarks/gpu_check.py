@@ -12,7 +12,7 @@ add up to under 8 minutes):
 * ``augment``, ``augment_seq``, ``losses``, ``imbalance``, ``sampling``: the benchmark
   tables with ``--device cuda`` (``sampling`` runs only the weighted draws vs
   ``torch.multinomial``);
-* ``sync``: every loss's forward and its backward, every batch transform's ``apply`` with
+* ``sync``: every loss's forward and its backward, every batch transform's ``transform`` with
   pre-drawn parameters and ``mask_tokens``, run once under
   ``torch.cuda.set_sync_debug_mode("error")`` (after one warm-up call outside it):
   ``OK`` or the first synchronisation's stack line;
@@ -257,9 +257,9 @@ def first_library_frame(exc: BaseException) -> str:
 
 
 def prepared(t: Any, like: torch.Tensor, *before: torch.Tensor, **context: Any) -> Callable[[torch.Tensor], object]:
-    """``z -> t.apply(z, *before, params, **context)`` with ``params`` drawn now, for a batch like ``like``."""
+    """``z -> t.transform(z, *before, params, **context)`` with ``params`` drawn now, for a batch like ``like``."""
     params = t.sample_params(like, **context)
-    return lambda z: t.apply(z, *before, params, **context)
+    return lambda z: t.transform(z, *before, params, **context)
 
 
 def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], object]]:
@@ -295,15 +295,15 @@ def sync_cases(device: torch.device, quick: bool) -> dict[str, Callable[[], obje
     labelled = {"MixUp": augment.MixUp(num_classes=c, seed=0), "CutMix": augment.CutMix(num_classes=c, seed=0),
                 "MixUpOrCutMix": augment.MixUpOrCutMix(num_classes=c, seed=0)}
     for name, t in labelled.items():
-        cases[f"{name}.apply"] = partial(prepared(t, images, image_labels), images)
+        cases[f"{name}.transform"] = partial(prepared(t, images, image_labels), images)
     erasers = {"RandomErasing": augment.RandomErasing(p=1.0, seed=0), "Cutout": augment.Cutout(length=8, seed=0)}
     for name, t in erasers.items():
-        cases[f"{name}.apply"] = partial(prepared(t, images), images)
+        cases[f"{name}.transform"] = partial(prepared(t, images), images)
     maskers = {"TimeMasking": augment.TimeMasking(20, seed=0), "FrequencyMasking": augment.FrequencyMasking(10, seed=0),
                "SpecAugment": augment.SpecAugment(time_mask_param=20, freq_mask_param=10, seed=0)}
     for name, t in maskers.items():
-        cases[f"{name}.apply"] = partial(prepared(t, spec), spec)
-    cases["SpecAugment.apply with lengths"] = partial(prepared(maskers["SpecAugment"], spec, lengths=lengths), spec)
+        cases[f"{name}.transform"] = partial(prepared(t, spec), spec)
+    cases["SpecAugment.transform with lengths"] = partial(prepared(maskers["SpecAugment"], spec, lengths=lengths), spec)
     ids = torch.randint(5, 30522, (16, 64) if quick else (256, 512), generator=g).to(device)
     token_g = torch.Generator(device=device).manual_seed(0)
     cases["mask_tokens"] = partial(augment.mask_tokens, ids, vocab_size=30522, mask_token_id=4,
@@ -402,19 +402,21 @@ def bandwidth_rows(device: torch.device, quick: bool) -> tuple[float, list[tuple
         y = torch.randint(0, 1000, (shape[0],), generator=g).to(device)
         for inplace in (False, True):
             tag = " in place" if inplace else ""
-            measure(f"MixUp.apply{tag}", x, prepared(augment.MixUp(num_classes=1000, inplace=inplace, seed=0), x, y),
-                    "mixup")
-            measure(f"CutMix.apply{tag}", x, prepared(augment.CutMix(num_classes=1000, inplace=inplace, seed=0), x, y),
+            measure(f"MixUp.transform{tag}", x,
+                    prepared(augment.MixUp(num_classes=1000, inplace=inplace, seed=0), x, y), "mixup")
+            measure(f"CutMix.transform{tag}", x,
+                    prepared(augment.CutMix(num_classes=1000, inplace=inplace, seed=0), x, y),
                     "cutmix in place" if inplace else "out of place")
             erasers = {"RandomErasing": augment.RandomErasing(inplace=inplace, seed=0),
                        "RandomErasing(p=1)": augment.RandomErasing(p=1.0, inplace=inplace, seed=0),
                        "Cutout": augment.Cutout(inplace=inplace, seed=0)}
             for name, eraser in erasers.items():
-                measure(f"{name}.apply{tag}", x, prepared(eraser, x), "fill in place" if inplace else "out of place")
+                measure(f"{name}.transform{tag}", x, prepared(eraser, x),
+                        "fill in place" if inplace else "out of place")
     spec = torch.randn(spec_shape, generator=g).to(device)
     for inplace in (False, True):
         masking = augment.SpecAugment(seed=0, inplace=inplace, time_mask_param=min(100, spec_shape[-1] // 2))
-        measure(f"SpecAugment.apply{' in place' if inplace else ''}", spec, prepared(masking, spec),
+        measure(f"SpecAugment.transform{' in place' if inplace else ''}", spec, prepared(masking, spec),
                 "fill in place" if inplace else "out of place")
     ids = torch.randint(5, 30522, (16, 64) if quick else (256, 512), generator=g).to(device)
     token_g = torch.Generator(device=device).manual_seed(0)
@@ -436,7 +438,7 @@ def stage_output(name: str, device: torch.device, quick: bool) -> str:
     models = "\n".join(f"- {k}: {v}" for k, v in MODELS.items())
     return (f"peak: {peak / 1e9:.3g} GB/s (device-to-device copy of {'1 MiB' if quick else '1 GiB'}, "
             f"2 x bytes / median time)\n\nbyte models:\n{models}\n\n"
-            + markdown_table(["op (apply, parameters drawn beforehand)", "shape", "model", "MB moved", "median ms",
+            + markdown_table(["op (transform, parameters drawn beforehand)", "shape", "model", "MB moved", "median ms",
                               "GB/s", "fraction of peak"], rows))
 
 

@@ -1,6 +1,6 @@
 """Record the aten ops a call dispatches and find the ones that read values to the host.
 
-Used to prove that per-batch paths (losses, batch transforms' ``apply``, MLM masking)
+Used to prove that per-batch paths (losses, batch transforms' ``transform``, MLM masking)
 never synchronise a GPU: on any device, these ops are the ones that do.
 """
 

@@ -193,14 +193,15 @@ def test_same_seed_same_output_and_cpu_equals_device(device):
     assert torch.equal(SpecAugment(time_mask_param=40, seed=0)(x.to(device)).cpu(), a)
 
 
-def test_sample_params_then_apply_equals_forward(device):
+def test_sample_params_then_transform_equals_forward(device):
     x = torch.randn(6, 2, 20, 80, device=device)
     lengths = torch.tensor([80, 60, 40, 20, 10, 0], device=device)
     aug = SpecAugment(time_mask_param=30, freq_mask_param=6, num_time_masks=2, per_channel=True, mask_value="mean")
     params = aug.sample_params(x, lengths=lengths, generator=_gen(4))
     assert params.time.width.shape == (6, 2, 2) and params.freq.start.device == x.device
-    assert torch.equal(aug.apply(x, params, lengths=lengths), aug.apply(x, params, lengths=lengths))
-    assert torch.equal(aug.apply(x.cpu(), params, lengths=lengths.cpu()), aug.apply(x, params, lengths=lengths).cpu())
+    assert torch.equal(aug.transform(x, params, lengths=lengths), aug.transform(x, params, lengths=lengths))
+    on_cpu = aug.transform(x.cpu(), params, lengths=lengths.cpu())
+    assert torch.equal(on_cpu, aug.transform(x, params, lengths=lengths).cpu())
 
 
 def test_modules_match_functionals():
@@ -215,7 +216,7 @@ def test_modules_match_functionals():
     ]
     for module, functional in pairs:
         params = module.sample_params(x, generator=_gen(9))
-        assert torch.equal(module.apply(x, params), functional(_gen(9)))
+        assert torch.equal(module.transform(x, params), functional(_gen(9)))
 
 
 def test_set_epoch_and_pickle_restart_the_stream():

@@ -1,4 +1,4 @@
-"""Batch transforms are GPU- and compile-ready: ``apply`` reads no value back to the host and
+"""Batch transforms are GPU- and compile-ready: ``transform`` reads no value back to the host and
 traces into one graph; MLM masking reads nothing back either (issue 10)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _image_case(make: Callable[[], Any], labels: bool) -> Callable[[], Callable[
     def build() -> Callable[[torch.Tensor], Any]:
         t = make()
         params = t.sample_params(X)
-        return (lambda x: t.apply(x, Y, params)) if labels else (lambda x: t.apply(x, params))
+        return (lambda x: t.transform(x, Y, params)) if labels else (lambda x: t.transform(x, params))
     return build
 
 
@@ -32,7 +32,7 @@ def _spec_case(make: Callable[[], Any], lengths: torch.Tensor | None) -> Callabl
     def build() -> Callable[[torch.Tensor], Any]:
         t = make()
         params = t.sample_params(SPEC, lengths=lengths)
-        return lambda x: t.apply(x, params, lengths=lengths)
+        return lambda x: t.transform(x, params, lengths=lengths)
     return build
 
 
@@ -65,26 +65,26 @@ def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
 
 
 @pytest.mark.parametrize("name", list(APPLY))
-def test_apply_reads_nothing_back(name: str) -> None:
+def test_transform_reads_nothing_back(name: str) -> None:
     fn = APPLY[name]()
     x = _input(name)
     assert host_reads(lambda: fn(x)) == []
 
 
 @pytest.mark.parametrize("name", ["MixUp", "RandomErasing", "SpecAugment lengths"])
-def test_apply_still_rejects_bad_values_on_the_cpu(name: str) -> None:
+def test_transform_still_rejects_bad_values_on_the_cpu(name: str) -> None:
     """The per-call value checks moved to device-side assertions; on the CPU they still raise."""
     if name == "MixUp":
         t = augment.MixUp(num_classes=3, seed=0)
         with pytest.raises(ValueError, match="`labels` must be in"):
-            t.apply(X, torch.tensor([0, 1, 3, 0]), t.sample_params(X))
+            t.transform(X, torch.tensor([0, 1, 3, 0]), t.sample_params(X))
     elif name == "RandomErasing":
         with pytest.raises(ValueError, match="`value` must be within"):
-            augment.RandomErasing(value=1e5).apply(X.half(), augment.RandomErasing(seed=0).sample_params(X))
+            augment.RandomErasing(value=1e5).transform(X.half(), augment.RandomErasing(seed=0).sample_params(X))
     else:
         t = augment.SpecAugment(seed=0)
         with pytest.raises(ValueError, match="`lengths` must be in"):
-            t.apply(SPEC, t.sample_params(SPEC), lengths=torch.tensor([24, 25, 1]))
+            t.transform(SPEC, t.sample_params(SPEC), lengths=torch.tensor([24, 25, 1]))
 
 
 def test_mask_tokens_and_collator_read_nothing_back() -> None:
@@ -105,7 +105,7 @@ def test_mask_tokens_and_collator_read_nothing_back() -> None:
 @pytest.mark.compile
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 @pytest.mark.parametrize("name", COMPILED)
-def test_apply_compiles_whole_and_matches_eager(name: str, backend: str) -> None:
+def test_transform_compiles_whole_and_matches_eager(name: str, backend: str) -> None:
     torch._dynamo.reset()
     fn = APPLY[name]()
     x = _input(name)
@@ -115,7 +115,7 @@ def test_apply_compiles_whole_and_matches_eager(name: str, backend: str) -> None
 
 
 @pytest.mark.compile
-def test_mixup_apply_compiles_with_gradients() -> None:
+def test_mixup_transform_compiles_with_gradients() -> None:
     """Manifold mixup under compile: values and gradients match eager."""
     torch._dynamo.reset()
     t = augment.MixUp(num_classes=3, seed=0)
@@ -123,7 +123,7 @@ def test_mixup_apply_compiles_with_gradients() -> None:
     weights = torch.rand(X.shape, generator=torch.Generator().manual_seed(5))
 
     def loss(x: torch.Tensor) -> torch.Tensor:
-        out, targets = t.apply(x, Y, params)
+        out, targets = t.transform(x, Y, params)
         return (out * weights).sum() + targets.sum()
 
     grads = []
@@ -138,7 +138,7 @@ def test_mixup_apply_compiles_with_gradients() -> None:
 @pytest.mark.parametrize("name", ["MixUp", "CutMix", "MixUpOrCutMix", "RandomErasing", "Cutout", "TimeMasking",
                                   "FrequencyMasking", "SpecAugment"])
 def test_plain_compile_of_every_module_runs_forward(name: str) -> None:
-    """``torch.compile(module)``: drawing stays outside the graph, ``apply`` compiles."""
+    """``torch.compile(module)``: drawing stays outside the graph, ``transform`` compiles."""
     torch._dynamo.reset()
     make = {
         "MixUp": lambda: augment.MixUp(num_classes=3, seed=0),

@@ -23,14 +23,14 @@ def test_mix_params_for_another_shape_are_rejected(make, other) -> None:
     t = make()
     params = t.sample_params(torch.rand(8, 3, 64, 64))
     with pytest.raises(ValueError, match=r"`params` must be drawn for `images` of shape"):
-        t.apply(torch.rand(other), torch.zeros(8, dtype=torch.int64), params)
+        t.transform(torch.rand(other), torch.zeros(8, dtype=torch.int64), params)
 
 
 def test_cutmix_params_for_64x64_on_8x8_raise_instead_of_negative_targets() -> None:
     t = augment.CutMix(num_classes=2, seed=0)
     params = t.sample_params(torch.rand(4, 3, 64, 64))
     with pytest.raises(ValueError, match=r"shape \(4, 3, 8, 8\), got params drawn for shape \(4, 3, 64, 64\)"):
-        t.apply(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]), params)
+        t.transform(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]), params)
 
 
 @pytest.mark.parametrize("make", [lambda: augment.RandomErasing(p=1.0, seed=0), lambda: augment.Cutout(seed=0)])
@@ -39,18 +39,18 @@ def test_erase_params_for_another_shape_are_rejected(make) -> None:
     params = t.sample_params(torch.rand(4, 3, 32, 32))
     for other in [(5, 3, 32, 32), (4, 3, 16, 32), (4, 1, 32, 32)]:
         with pytest.raises(ValueError, match="`params` must be drawn for `images`"):
-            t.apply(torch.rand(other), params)
+            t.transform(torch.rand(other), params)
 
 
 def test_spec_params_for_batch_of_one_on_batch_of_four_raise() -> None:
     t = augment.SpecAugment(time_mask_param=10, freq_mask_param=5, seed=0)
     params = t.sample_params(torch.rand(1, 20, 50))
     with pytest.raises(ValueError, match=r"`params` must be drawn for `specgrams` of shape \(4, 1, 20, 50\)"):
-        t.apply(torch.rand(4, 20, 50), params)
+        t.transform(torch.rand(4, 20, 50), params)
     for other in [(1, 20, 40), (1, 16, 50), (1, 2, 20, 50)]:  # time, frequency, channels
         with pytest.raises(ValueError, match="`params` must be drawn for `specgrams`"):
-            t.apply(torch.rand(other), params)
-    assert t.apply(torch.rand(1, 20, 50), params).shape == (1, 20, 50)  # 3-D and its 4-D view agree
+            t.transform(torch.rand(other), params)
+    assert t.transform(torch.rand(1, 20, 50), params).shape == (1, 20, 50)  # 3-D and its 4-D view agree
 
 
 def test_hand_built_params_are_checked_field_by_field() -> None:
@@ -58,9 +58,9 @@ def test_hand_built_params_are_checked_field_by_field() -> None:
     with pytest.raises(ValueError, match="`params.time.start`"):
         spec = augment.MaskParams(augment.AxisMasks(boxes[..., 0], boxes[..., 1]),
                                   augment.AxisMasks(boxes[:, :1, 0], boxes[:, :1, 1]))
-        augment.SpecAugment(seed=0).apply(torch.rand(2, 1, 8, 8), spec)
+        augment.SpecAugment(seed=0).transform(torch.rand(2, 1, 8, 8), spec)
     with pytest.raises(TypeError, match="`params` must be MaskParams"):
-        augment.SpecAugment(seed=0).apply(torch.rand(2, 1, 8, 8), {"time": None})  # type: ignore[arg-type]
+        augment.SpecAugment(seed=0).transform(torch.rand(2, 1, 8, 8), {"time": None})  # type: ignore[arg-type]
 
 
 # -- fills the images' dtype cannot hold; erasing touches the boxes only -----------------------
@@ -83,7 +83,7 @@ def test_erasing_leaves_every_pixel_outside_the_boxes_bit_for_bit(dtype) -> None
     for value in (big, -big, (big, 0.0, -big), "random"):
         t = augment.RandomErasing(p=1.0, value=value, seed=3)
         params = t.sample_params(x)
-        out = t.apply(x, params)
+        out = t.transform(x, params)
         inside = torch.zeros(8, 16, 16, dtype=torch.bool)
         for i, (top, left, bottom, right) in enumerate(params.boxes[:, 0].tolist()):
             inside[i, top:bottom, left:right] = True
@@ -165,7 +165,7 @@ def test_mixup_on_features_that_require_grad_matches_a_hand_written_mix() -> Non
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     t = augment.MixUp(num_classes=3, seed=0)
     params = t.sample_params(h)
-    out, _ = t.apply(h, y, params)
+    out, _ = t.transform(h, y, params)
     lam = params.lam.view(-1, 1, 1, 1)
     by_hand = lam * h + (1 - lam) * h.roll(1, 0)
     torch.testing.assert_close(out, by_hand)
@@ -173,7 +173,7 @@ def test_mixup_on_features_that_require_grad_matches_a_hand_written_mix() -> Non
     (grad,) = torch.autograd.grad((out * weights).sum(), h)
     (want,) = torch.autograd.grad((by_hand * weights).sum(), h)
     torch.testing.assert_close(grad, want)
-    assert torch.autograd.gradcheck(lambda z: t.apply(z, y, params)[0], (h,))
+    assert torch.autograd.gradcheck(lambda z: t.transform(z, y, params)[0], (h,))
     with pytest.raises(ValueError, match="`inplace` must be False for a batch that requires grad"):
         augment.MixUp(num_classes=3, inplace=True, seed=0)(h, y)
 
@@ -183,4 +183,4 @@ def test_cutmix_and_random_pairing_on_features_that_require_grad() -> None:
     y = torch.tensor([0, 1, 1, 0, 1])
     for t in (augment.CutMix(num_classes=2, seed=1), augment.MixUp(num_classes=2, pairing="random", seed=1)):
         params = t.sample_params(h)
-        assert torch.autograd.gradcheck(lambda z, t=t, params=params: t.apply(z, y, params)[0], (h,))
+        assert torch.autograd.gradcheck(lambda z, t=t, params=params: t.transform(z, y, params)[0], (h,))

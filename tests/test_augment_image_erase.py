@@ -66,7 +66,7 @@ def test_erasing_fills_exactly_the_boxes(device):
     x = torch.ones(64, 3, 16, 24, device=device)
     erase = RandomErasing(p=1.0, seed=0)
     params = erase.sample_params(x)
-    out = erase.apply(x, params)
+    out = erase.transform(x, params)
     h, w = sizes(params.boxes[:, 0])
     assert torch.equal(erased(out).sum(dim=(1, 2)).cpu(), h * w)
     for i in range(0, 64, 9):  # spot checks of the placement
@@ -134,16 +134,16 @@ def test_blocks_of_rows_give_the_same_result(value, monkeypatch):
     x = torch.rand(9, 3, 10, 10)
     erase = Cutout(length=4, n_holes=2, value=value, seed=0)
     params = erase.sample_params(x)
-    whole = erase.apply(x, params)
+    whole = erase.transform(x, params)
     monkeypatch.setattr(_batch, "_BLOCK_ELEMENTS", 100)  # one row per block
-    assert torch.equal(erase.apply(x, params), whole)
+    assert torch.equal(erase.transform(x, params), whole)
 
 
 def test_cpu_and_device_agree_on_pinned_boxes(device):
     x = torch.rand(16, 3, 12, 12)
     erase = RandomErasing(p=1.0, value=(0.5, 0.25, 0.0), seed=0)
     params = erase.sample_params(x)
-    assert torch.equal(erase.apply(x.to(device), params).cpu(), erase.apply(x, params))
+    assert torch.equal(erase.transform(x.to(device), params).cpu(), erase.transform(x, params))
 
 
 def test_generator_must_be_on_the_cpu(device):
@@ -163,7 +163,7 @@ def test_cutout_squares_and_holes():
     assert bool((area <= 256).all())
     assert abs(float((area == 256).double().mean()) - full) < 4 * math.sqrt(full * (1 - full) / 500)
     params = Cutout(length=4, n_holes=3, seed=0).sample_params(x)
-    out = Cutout(length=4, n_holes=3).apply(x, params)
+    out = Cutout(length=4, n_holes=3).transform(x, params)
     for i in range(0, 500, 50):
         expected = torch.zeros(32, 32, dtype=torch.bool)
         for t, l, b, r in params.boxes[i].tolist():
@@ -221,8 +221,8 @@ BAD_CALLS = [
     (lambda: cutout(X, length=2.5), TypeError, "`length`"),
     (lambda: cutout(X, n_holes=0), ValueError, "`n_holes`"),
     (lambda: Cutout(p=-1), ValueError, "`p`"),
-    (lambda: RandomErasing().apply(X, "params"), TypeError, "`params`"),
-    (lambda: RandomErasing().apply(X, EraseParams(torch.zeros(3, 1, 4), 0)), ValueError, "`params.boxes`"),
+    (lambda: RandomErasing().transform(X, "params"), TypeError, "`params`"),
+    (lambda: RandomErasing().transform(X, EraseParams(torch.zeros(3, 1, 4), 0)), ValueError, "`params.boxes`"),
 ]
 
 

@@ -33,7 +33,7 @@ def test_mixup_equals_formula(device, dtype, pairing):
     labels = torch.tensor([0, 1, 2, 3, 1, 0, 2], device=device)
     mix = MixUp(num_classes=4, pairing=pairing, seed=1)
     params = mix.sample_params(x)
-    out, targets = mix.apply(x, labels, params)
+    out, targets = mix.transform(x, labels, params)
     lam = params.lam.to(dtype).double().to(device)  # the weight as applied, in the images' dtype
     j = partner_of(params, 7).to(device)
     want = lam.view(-1, 1, 1, 1) * x.double() + (1 - lam.view(-1, 1, 1, 1)) * x.double()[j]
@@ -68,7 +68,7 @@ def test_cutmix_area_matches_corrected_lambda_per_sample(device, pairing):
     labels = torch.arange(b, device=device)
     cut = CutMix(num_classes=b, pairing=pairing, seed=4)
     params = cut.sample_params(x)
-    out, targets = cut.apply(x, labels, params)
+    out, targets = cut.transform(x, labels, params)
     j = partner_of(params, b).to(device)
     pasted = out != x  # partner values differ from own except where a sample is its own partner
     own_weight = targets[labels, labels].double()
@@ -95,7 +95,7 @@ def test_mixup_or_cutmix_mixes_both_kinds_in_one_batch(device):
     # Each sample is CutMix with probability 0.3: within 4 standard errors. An empty CutMix box
     # needs 1 - lam < 1/64^2 (probability 1/4096), so pasted counts CutMix rows almost exactly.
     assert abs(float(pasted.double().mean()) - 0.3) < 4 * math.sqrt(0.21 / 400)
-    out, targets = mix.apply(x, torch.zeros(400, dtype=torch.long, device=device), params)
+    out, targets = mix.transform(x, torch.zeros(400, dtype=torch.long, device=device), params)
     i = int(torch.nonzero(blended)[0])
     lam = float(params.lam[i].float())
     assert torch.allclose(out[i], lam * x[i] + (1 - lam) * x[i - 1], atol=1e-6)
@@ -220,7 +220,7 @@ def test_uint8_mixup_rounds_to_nearest():
     x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8, generator=gen())
     mix = MixUp(num_classes=2, seed=0)
     params = mix.sample_params(x)
-    out, _ = mix.apply(x, torch.zeros(16, dtype=torch.long), params)
+    out, _ = mix.transform(x, torch.zeros(16, dtype=torch.long), params)
     lam = params.lam.view(-1, 1, 1, 1)
     exact = lam * x.double() + (1 - lam) * x.double().roll(1, 0)
     assert out.dtype == torch.uint8 and bool(((out.double() - exact).abs() <= 0.5 + 1e-4).all())
@@ -230,7 +230,7 @@ def test_uint8_cutmix_copies_pixels_exactly():
     x = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=gen())
     cut = CutMix(num_classes=2, seed=1)
     params = cut.sample_params(x)
-    out, _ = cut.apply(x, torch.zeros(8, dtype=torch.long), params)
+    out, _ = cut.transform(x, torch.zeros(8, dtype=torch.long), params)
     keep = _batch.box_keep(params.boxes[:, None], 16, 16, torch.float32, x.device) == 1
     assert torch.equal(torch.where(keep, x, x.roll(1, 0)), out)
 
@@ -241,8 +241,8 @@ def test_cpu_and_device_agree_on_pinned_params(device):
     for make in TRANSFORMS:
         t = make(seed=0)
         params = t.sample_params(x)
-        cpu_out, cpu_t = t.apply(x, labels, params)
-        dev_out, dev_t = t.apply(x.to(device), labels.to(device), params)
+        cpu_out, cpu_t = t.transform(x, labels, params)
+        dev_out, dev_t = t.transform(x.to(device), labels.to(device), params)
         assert torch.allclose(dev_out.cpu(), cpu_out, atol=1e-6) and torch.allclose(dev_t.cpu(), cpu_t, atol=1e-6)
 
 
@@ -252,7 +252,7 @@ def test_soft_labels_are_mixed_and_keep_float64():
     mix = MixUp(seed=0)  # num_classes not needed for soft labels
     x = torch.rand(3, 1, 2, 2)
     params = mix.sample_params(x)
-    _, targets = mix.apply(x, soft, params)
+    _, targets = mix.transform(x, soft, params)
     lam = params.lam.float().double()[:, None]
     assert targets.dtype == torch.float64 and torch.allclose(targets, lam * soft + (1 - lam) * soft.roll(1, 0))
 
@@ -273,7 +273,7 @@ def test_cutmix_pastes_segmentation_masks_with_the_same_boxes(device, mask_dtype
     before = masks_in.clone()
     cut = CutMix(num_classes=2, pairing="random", seed=0)
     params = cut.sample_params(x)
-    out, _, out_masks = cut.apply(x, torch.zeros(6, dtype=torch.long, device=device), params, masks_in)
+    out, _, out_masks = cut.transform(x, torch.zeros(6, dtype=torch.long, device=device), params, masks_in)
     keep = _batch.box_keep(params.boxes[:, None], 12, 12, torch.float32, device) == 1
     keep = keep if four_d else keep[:, 0]
     assert torch.equal(out_masks, torch.where(keep, masks_in, masks_in[params.partner.to(device)]))
@@ -286,7 +286,7 @@ def test_blending_transforms_refuse_masks():
     mix = MixUp(num_classes=2, seed=0)
     x = torch.rand(2, 1, 4, 4)
     with pytest.raises(ValueError, match="`masks`"):
-        mix.apply(x, torch.tensor([0, 1]), mix.sample_params(x), torch.zeros(2, 4, 4))
+        mix.transform(x, torch.tensor([0, 1]), mix.sample_params(x), torch.zeros(2, 4, 4))
 
 
 # -- randomness ------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_functional_matches_module_and_generator_is_explicit():
     x, labels = torch.rand(8, 3, 16, 16), torch.arange(8) % 4
     a, ta = cutmix(x, labels, num_classes=4, alpha=0.5, generator=gen(7))
     cut = CutMix(num_classes=4, alpha=0.5)
-    b, tb = cut.apply(x, labels, cut.sample_params(x, generator=gen(7)))
+    b, tb = cut.transform(x, labels, cut.sample_params(x, generator=gen(7)))
     assert torch.equal(a, b) and torch.equal(ta, tb)
     state = torch.get_rng_state()
     mixup(x, labels, num_classes=4)  # no generator: fresh OS entropy, global RNG untouched
@@ -401,9 +401,10 @@ BAD_CALLS = [
     (lambda: MixUpOrCutMix(num_classes=3, mixup_alpha=0), ValueError, "`mixup_alpha`"),
     (lambda: MixUpOrCutMix(num_classes=3, cutmix_alpha=-2), ValueError, "`cutmix_alpha`"),
     (lambda: MixUp(num_classes=3, seed=-1), ValueError, "`seed`"),
-    (lambda: MixUp(num_classes=3).apply(X, Y, "params"), TypeError, "`params`"),
-    (lambda: MixUp(num_classes=3).apply(X, Y, MixParams(torch.ones(3), None, None)), ValueError, "`params.lam`"),
-    (lambda: CutMix(num_classes=3).apply(X, Y, MixParams(None, torch.zeros(4, 3), None)), ValueError, "`params.boxes`"),
+    (lambda: MixUp(num_classes=3).transform(X, Y, "params"), TypeError, "`params`"),
+    (lambda: MixUp(num_classes=3).transform(X, Y, MixParams(torch.ones(3), None, None)), ValueError, "`params.lam`"),
+    (lambda: CutMix(num_classes=3).transform(X, Y, MixParams(None, torch.zeros(4, 3), None)), ValueError,
+     "`params.boxes`"),
 ]
 
 

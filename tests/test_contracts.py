@@ -3,8 +3,8 @@
 Samplers: pickle, same seed -> same epoch, a new epoch -> a new order (where the order is
 random), ``len`` equals what an epoch yields, and a state_dict taken mid-epoch resumes to
 the uninterrupted run. Transforms: pickle, same seed -> same output, the input is never
-modified, dtype/shape/device are kept; ``forward`` equals ``apply(sample_params(...))``,
-``apply`` reads no value back to the host and refuses parameters drawn for another shape.
+modified, dtype/shape/device are kept; ``forward`` equals ``transform(sample_params(...))``,
+``transform`` reads no value back to the host and refuses parameters drawn for another shape.
 """
 
 import pickle
@@ -104,7 +104,7 @@ def _shrunk(t):
 
 @pytest.mark.parametrize("name", TRANSFORMS)
 def test_transform_split_contract(name, device):
-    """``forward`` is ``apply(sample_params(...))``; ``apply`` reads nothing back and refuses
+    """``forward`` is ``transform(sample_params(...))``; ``transform`` reads nothing back and refuses
     parameters drawn for a batch of another shape."""
     from tests._host_reads import host_reads
 
@@ -112,11 +112,72 @@ def test_transform_split_contract(name, device):
     inputs = tuple(t.to(device) for t in data())
     t = make()
     params = t.sample_params(inputs[0])
-    labels = inputs[1:] if "Mix" in name else ()  # the mixing transforms' apply takes the labels
+    labels = inputs[1:] if "Mix" in name else ()  # the mixing transforms take the labels too
     args = (inputs[0], *labels, params)
-    out = _as_tuple(t.apply(*args))
-    assert all(torch.equal(x, y) for x, y in zip(out, _as_tuple(make()(*inputs)))), "forward == apply(sample_params)"
-    assert host_reads(lambda: t.apply(*args)) == [], "apply must not read values back to the host"
+    out = _as_tuple(t.transform(*args))
+    drawn = _as_tuple(make()(*inputs))
+    assert all(torch.equal(x, y) for x, y in zip(out, drawn)), "forward == transform(sample_params)"
+    assert host_reads(lambda: t.transform(*args)) == [], "transform must not read values back to the host"
     other = (_shrunk(inputs[0]), *labels, params)
     with pytest.raises(ValueError, match="`params` must be drawn for"):
-        t.apply(*other)
+        t.transform(*other)
+
+
+def test_contract_covers_every_transform():
+    from torch_mlsd.augment._transform import BatchTransformBase
+
+    exported = [getattr(augment, n) for n in augment.__all__]
+    public = {c.__name__ for c in exported if isinstance(c, type) and issubclass(c, BatchTransformBase)}
+    assert public == set(TRANSFORMS)
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_transform_keeps_module_apply(name):
+    """A transform inside a model leaves ``nn.Module.apply(fn)`` (the weight-init idiom) intact:
+    ``fn`` visits every module once, the transform included, and nothing raises."""
+    make, data = TRANSFORMS[name]
+    t = make()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(t))
+    visited = []
+
+    def init_fn(module):
+        visited.append(module)
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.zeros_(module.weight)
+
+    assert model.apply(init_fn) is model
+    assert [id(m) for m in visited] == [id(m) for m in (model[0], t, model[1], model)], "children first, each once"
+    assert torch.equal(model[0].weight, torch.zeros(4, 4)), "fn must reach the Linear layer"
+    assert t.apply(init_fn) is t and visited[-1] is t
+    assert type(t).apply is torch.nn.Module.apply, "no method may shadow nn.Module.apply"
+    inputs = data()
+    out = _as_tuple(t(*inputs))
+    drawn = _as_tuple(make()(*inputs))
+    assert all(torch.equal(x, y) for x, y in zip(out, drawn, strict=True)), "the transform still draws as before"
+
+
+def test_no_module_overrides_an_nn_module_method():
+    """Every ``nn.Module`` in the package keeps torch's methods (``apply``, ``to``, ``train``,
+    ``state_dict``, ...); only the hooks torch means to be overridden are."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import torch_mlsd
+
+    hooks = {"__init__", "forward", "extra_repr", "__setattr__", "_load_from_state_dict"}
+    classes = {
+        cls
+        for info in pkgutil.walk_packages(torch_mlsd.__path__, "torch_mlsd.")
+        for cls in vars(importlib.import_module(info.name)).values()
+        if inspect.isclass(cls) and issubclass(cls, torch.nn.Module) and cls.__module__.startswith("torch_mlsd")
+    }
+    assert len(classes) >= 14, "the walk must find the transforms and the losses"
+    shadowed = {
+        f"{cls.__qualname__}.{name}"
+        for cls in classes
+        for name in dir(torch.nn.Module)
+        if name not in hooks and callable(getattr(torch.nn.Module, name))
+        and inspect.getattr_static(cls, name) is not inspect.getattr_static(torch.nn.Module, name)
+    }
+    assert not shadowed, f"these shadow nn.Module methods: {sorted(shadowed)}"

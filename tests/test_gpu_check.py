@@ -116,7 +116,7 @@ def test_sync_cases_run_on_the_cpu(gpu_check: ModuleType) -> None:
     """Every hot-path case is built and runs (on the CPU nothing synchronises, so all are OK)."""
     results = dict(gpu_check.check_syncs(torch.device("cpu"), quick=True))
     assert len(results) == 20 and set(results.values()) == {"OK"}
-    assert "SpecAugment.apply with lengths" in results and "FocalLoss(alpha, weight) backward" in results
+    assert "SpecAugment.transform with lengths" in results and "FocalLoss(alpha, weight) backward" in results
 
 
 def test_first_library_frame_names_the_innermost_torch_mlsd_line(gpu_check: ModuleType) -> None:

@@ -3,8 +3,8 @@
 Every transform draws its random parameters per sample, vectorised, from an explicit seed
 or generator, and runs unchanged in a DataLoader worker (as a ``collate_fn``) or on a GPU
 batch. The modules split a call in two: ``sample_params`` draws (on the CPU, outside any
-``torch.compile`` graph) and ``apply`` writes the batch without reading a value back to
-the host, so ``torch.compile(t.apply, fullgraph=True)`` traces it whole.
+``torch.compile`` graph) and ``transform`` writes the batch without reading a value back to
+the host, so ``torch.compile(t.transform, fullgraph=True)`` traces it whole.
 """
 
 from .audio import (

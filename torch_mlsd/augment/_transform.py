@@ -2,9 +2,9 @@
 
 Every batch transform splits a call in two, as torchvision's ``v2`` transforms do:
 ``sample_params`` draws the random part on the CPU (a few numbers per sample, outside any
-``torch.compile`` graph), and ``apply`` writes the batch with those parameters, reading
+``torch.compile`` graph), and ``transform`` writes the batch with those parameters, reading
 no tensor value back to the host, so it traces into one graph. Parameters remember the
-shape of the batch they were drawn for, and ``apply`` rejects any other batch.
+shape of the batch they were drawn for, and ``transform`` rejects any other batch.
 """
 
 from __future__ import annotations
@@ -42,13 +42,13 @@ class BatchTransformBase(nn.Module):
     """A batch transform: its ``policy`` (checked settings), ``inplace`` and a ``seed``-ed stream.
 
     The policy is a named tuple with ``draw(batch, generator, **context)`` (the random
-    part, on CPU generators); subclasses add ``apply`` (deterministic, compilable) and
-    ``forward`` (``apply`` of fresh ``sample_params``).
+    part, on CPU generators); subclasses add ``transform`` (deterministic, compilable) and
+    ``forward`` (``transform`` of fresh ``sample_params``).
     """
 
-    # ``apply(batch, ..., params)`` replaces ``nn.Module.apply(fn)`` (torchvision v2's split
-    # of a call); the transforms define it with their own signature.
-    apply: Callable[..., Any]
+    # ``transform(batch, ..., params)``: torchvision v2's name for the deterministic step (not
+    # ``apply``, which would shadow ``nn.Module.apply(fn)``); each transform has its own signature.
+    transform: Callable[..., Any]
 
     def __init__(self, policy: NamedTuple, *, inplace: bool, seed: int | None) -> None:
         super().__init__()
@@ -66,7 +66,7 @@ class BatchTransformBase(nn.Module):
         masking, ``lengths=`` too).
 
         ``generator`` (a CPU ``torch.Generator``) overrides the module's own stream. Drawing
-        stays outside ``torch.compile`` graphs; :meth:`apply` compiles whole.
+        stays outside ``torch.compile`` graphs; :meth:`transform` compiles whole.
         """
         stream = self.rng.get() if generator is None else resolve_generator(generator, "cpu")
         return self.policy.draw(batch, stream, **context)  # type: ignore[attr-defined]  # every policy defines draw; the base holds no policy type

@@ -72,7 +72,7 @@ class MaskParams:
         time: the time masks.
         freq: the frequency masks.
         shape: ``(B, C, F, T)`` of the batch they were drawn for (``(B, 1, F, T)`` for a
-            ``(B, F, T)`` batch); ``apply`` rejects any other batch (``None`` for
+            ``(B, F, T)`` batch); ``transform`` rejects any other batch (``None`` for
             parameters built by hand).
     """
 
@@ -357,7 +357,7 @@ def frequency_mask(
 
 
 # The three modules differ only in their settings: they share these methods.
-def _apply_method(
+def _transform_method(
     self: BatchTransformBase, specgrams: Tensor, params: MaskParams, *, lengths: Tensor | None = None
 ) -> Tensor:
     """Apply masks drawn by :meth:`sample_params` (deterministic, any device).
@@ -375,7 +375,7 @@ def _forward_method(self: BatchTransformBase, specgrams: Tensor, *, lengths: Ten
     ``lengths`` is keyword-only so that a ``(specgrams, labels)`` batch can never pass
     its labels as lengths by position.
     """
-    return self.apply(specgrams, self.sample_params(specgrams, lengths=lengths), lengths=lengths)
+    return self.transform(specgrams, self.sample_params(specgrams, lengths=lengths), lengths=lengths)
 
 
 class SpecAugment(BatchTransformBase):
@@ -423,7 +423,7 @@ class SpecAugment(BatchTransformBase):
         )
         super().__init__(policy, inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
 
 
@@ -455,7 +455,7 @@ class TimeMasking(BatchTransformBase):
         policy = _policy(time, _NO_AXIS, p, per_channel, mask_value)
         super().__init__(policy, inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
 
 
@@ -485,5 +485,5 @@ class FrequencyMasking(BatchTransformBase):
         freq = _axis(("freq_mask_param", "num_masks"), freq_mask_param, num_masks)
         super().__init__(_policy(_NO_AXIS, freq, p, per_channel, mask_value), inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method

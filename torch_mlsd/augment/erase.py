@@ -4,7 +4,7 @@ Both fill rectangles of each image with a value: zero, a constant (one number or
 channel) or per-pixel random values. The boxes of all samples become one weight map
 ``(B, 1, H, W)`` (False inside a box) and the batch is written in one pass on the
 images' device, selecting on the bits: pixels outside the boxes are copied exactly,
-whatever they hold. Shapes never depend on the boxes, so ``apply`` reads no value back to
+whatever they hold. Shapes never depend on the boxes, so ``transform`` reads no value back to
 the host and compiles whole; per-pixel random values are drawn for the whole batch.
 
 References: Zhong et al., "Random Erasing Data Augmentation", AAAI 2020,
@@ -45,7 +45,7 @@ class EraseParams:
             Cutout); an empty box erases nothing.
         noise_seed: seeds the generator, on the images' device, of the per-pixel values of
             ``value="random"`` (so those values differ between CPU and CUDA; the boxes do not).
-        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``apply`` rejects any
+        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``transform`` rejects any
             other batch (``None`` for parameters built by hand).
     """
 
@@ -294,7 +294,7 @@ def cutout(
 
 # -- module forms --------------------------------------------------------------------------
 # The two modules differ only in their settings: they share these methods.
-def _apply_method(self: BatchTransformBase, images: Tensor, params: EraseParams) -> Tensor:
+def _transform_method(self: BatchTransformBase, images: Tensor, params: EraseParams) -> Tensor:
     """Erase with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree
     except for the values of ``value="random"``).
 
@@ -308,7 +308,7 @@ def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor | N
                     ) -> Tensor | tuple[Tensor, Tensor]:
     """``images`` -> erased images; ``(images, labels)`` -> ``(erased images, labels)``
     (labels returned unchanged, so it composes with the mixing transforms in a collate)."""
-    out = self.apply(images, self.sample_params(images))
+    out = self.transform(images, self.sample_params(images))
     return out if labels is None else (out, labels)
 
 
@@ -347,7 +347,7 @@ class RandomErasing(BatchTransformBase):
         super().__init__(_erasing_policy(p, scale, ratio, per_sample), inplace=inplace, seed=seed)
         self.value = _check_value(value)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
     extra_repr = _extra_repr
 
@@ -379,6 +379,6 @@ class Cutout(BatchTransformBase):
         super().__init__(_cutout_policy(p, length, n_holes, per_sample), inplace=inplace, seed=seed)
         self.value = _check_value(value)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
     extra_repr = _extra_repr

@@ -57,7 +57,7 @@ class MixParams:
             no sample of the batch gets a box (always for MixUp).
         partner: ``(B,)`` int64 index of each sample's partner, or ``None`` for the
             ``"roll"`` pairing: sample ``i`` takes sample ``i - 1``, sample 0 the last one.
-        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``apply`` rejects any
+        shape: ``(B, C, H, W)`` of the batch they were drawn for; ``transform`` rejects any
             other batch (``None`` for parameters built by hand).
     """
 
@@ -357,7 +357,7 @@ def cutmix(
 
 # -- module forms --------------------------------------------------------------------------
 # The three modules differ only in their settings: they share these methods.
-def _apply_method(
+def _transform_method(
     self: BatchTransformBase, images: Tensor, labels: Tensor, params: MixParams, masks: Tensor | None = None
 ) -> tuple[Tensor, ...]:
     """Mix with parameters from :meth:`sample_params` (deterministic; CPU and CUDA agree).
@@ -371,7 +371,7 @@ def _apply_method(
 
 def _forward_method(self: BatchTransformBase, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """``(images (B, C, H, W), labels (B,) or (B, K))`` -> ``(mixed images, (B, K) targets)``."""
-    out, targets = self.apply(images, labels, self.sample_params(images))
+    out, targets = self.transform(images, labels, self.sample_params(images))
     return out, targets
 
 
@@ -380,7 +380,7 @@ class MixUp(BatchTransformBase):
 
     Call it as ``images, targets = mix(images, labels)`` on a batch on any device, or in
     a DataLoader ``collate_fn`` (see :class:`torch_mlsd.augment.BatchTransformCollate`).
-    Each call draws new parameters; ``sample_params`` + ``apply`` split the two steps.
+    Each call draws new parameters; ``sample_params`` + ``transform`` split the two steps.
 
     Args:
         seed: int for a reproducible stream per DataLoader worker and rank (``0`` is a
@@ -409,7 +409,7 @@ class MixUp(BatchTransformBase):
         policy = _policy(_alpha("alpha", alpha), None, 0.0, p, per_sample, pairing, num_classes, label_smoothing)
         super().__init__(policy, inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
 
 
@@ -445,11 +445,11 @@ class CutMix(BatchTransformBase):
         policy = _policy(None, _alpha("alpha", alpha), 1.0, p, per_sample, pairing, num_classes, label_smoothing)
         super().__init__(policy, inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
 
     def forward(self, images: Tensor, labels: Tensor, masks: Tensor | None = None) -> tuple[Tensor, ...]:
         """``(images, labels[, masks])`` -> ``(images, targets[, masks])``."""
-        return self.apply(images, labels, self.sample_params(images), masks)
+        return self.transform(images, labels, self.sample_params(images), masks)
 
 
 class MixUpOrCutMix(BatchTransformBase):
@@ -488,5 +488,5 @@ class MixUpOrCutMix(BatchTransformBase):
                          per_sample, pairing, num_classes, label_smoothing)
         super().__init__(policy, inplace=inplace, seed=seed)
 
-    apply = _apply_method
+    transform = _transform_method
     forward = _forward_method
