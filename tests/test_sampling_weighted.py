@@ -1,5 +1,6 @@
 """WeightedSampler and weighted_indices: exact probabilities, successive sampling, epochs, resume."""
 
+import gc
 import itertools
 import math
 import pickle
@@ -99,6 +100,36 @@ def test_alias_table_exact_at_a_million_items():
     n = 1_000_000
     w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 1e-3
     assert torch.allclose(_implied(weighted._alias_table(w)), w / w.sum(), rtol=1e-8, atol=0)
+
+
+def test_alias_table_in_huge_page_memory_outlives_its_buffer_and_pickles():
+    # Tables of 2 MiB and more live in an advised anonymous mapping (Linux): the tensor must
+    # keep the mapping alive, be writable, and pickle or share like any tensor.
+    n = 200_000
+    rows = weighted._empty_rows(n, torch.device("cpu"))
+    assert rows.shape == (n, 2) and rows.dtype == torch.int64
+    rows.fill_(7)
+    del rows
+    w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) + 0.1
+    table = weighted._alias_table(w)
+    gc.collect()
+    copy = pickle.loads(pickle.dumps(table))
+    assert torch.equal(copy, table)
+    assert torch.allclose(_implied(copy), w / w.sum(), rtol=1e-9, atol=0)
+    sampler = pickle.loads(pickle.dumps(WeightedSampler(w, 1000, seed=3)))
+    assert list(sampler) == list(WeightedSampler(w, 1000, seed=3))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_alias_table_grid_when_a_piece_ends_on_an_integer(chunk, monkeypatch):
+    # Deficits of exactly 1 (zero weights) and 1/2 put the running deficit on integers at
+    # piece boundaries, the case where a grid point's first position starts a piece.
+    monkeypatch.setattr(weighted, "_CPU_PIECE", chunk)
+    w = torch.tensor([0.0, 4.0, 0.5, 0.5, 0.0, 3.0, 1.0, 0.0, 0.5, 0.5, 2.0, 0.0], dtype=torch.float64)
+    table = weighted._alias_table(w)
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    assert torch.allclose(_implied(table), w / w.sum(), rtol=1e-12, atol=1e-15)
+    assert bool(((w[alias] > 0) | (prob == 1)).all())
 
 
 def test_sampler_with_replacement_hands_out_python_ints_across_blocks(monkeypatch):

@@ -24,6 +24,7 @@ gets the last items' probabilities wrong by a median 34% (the sum's spacing ther
 from __future__ import annotations
 
 import math
+import mmap
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -41,6 +42,7 @@ _TOPK_FRACTION = 16  # below n / 16 draws without replacement, topk beats a full
 # which ATen runs serially: no parallel region per op (a stall whenever a thread waits for a
 # busy core), and temporaries that stay in cache instead of fresh n-sized pages.
 _CPU_PIECE = (1 << 15) - 1
+_HUGE_PAGE = 1 << 21  # tables smaller than one huge page stay in torch's allocator
 _BLOCK = 1 << 20  # draws the sampler with replacement makes (and caches) at a time
 
 
@@ -68,48 +70,64 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
     Scaled so the mean is 1, items are lights (p < 1) or heavies (p >= 1). A light keeps
     its bucket with probability p and sends its deficit 1 - p to a heavy; heavies pay the
     lights' deficits in index order and, once what is left of one drops below 1, the next
-    heavy tops its bucket up. Heavy j (cumulative excess ``E_j``) must have paid for all
-    lights up to some position k whose cumulative deficit ``done[k]`` lies in
-    ``[E_j, E_j + 1]``: its bucket then keeps ``1 + E_j - done[k]``. As every deficit is
-    at most 1, the first k with ``done[k] >= ceil(E_j)``, or the one before it, always
-    qualifies, and "the first k with ``done[k] >= m``" for every integer m is one
-    ``bincount`` of ``floor(done)`` and a prefix sum: no search, no sort, O(n).
+    heavy tops its bucket up. With ``done[i]`` the deficits summed up to position i (every
+    deficit at most 1) and ``E_j`` heavy j's cumulative excess, heavy j pays the lights up
+    to any position k with ``done[k]`` in ``[E_j, E_j + 1]`` and keeps ``1 + E_j - done[k]``.
+    For the integer ``m = floor(E_j + 1)``, the first position with ``done >= m``, or the one
+    before it, always qualifies; those first positions, for every m, come from one
+    ``bincount`` of ``floor(done)`` per piece: no search, no sort, O(n), and ``done`` never
+    leaves the piece it is computed in.
     """
     n, device = w.numel(), w.device
-    table = torch.empty(n, 2, dtype=torch.int64, device=device)
-    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
     total = float(w.sum())
     if not (math.isfinite(total) and math.isfinite(n / total)):  # the sum overflows, or n / sum does
         w = w / w.max()
         total = float(w.sum())
-    torch.mul(w, n / total, out=prob)  # lights keep their own p: exact
-    h_idx = _positions(prob >= 1)
-    heavies = h_idx.numel()
+    scale, step = n / total, _piece(device, n)
+    table = _empty_rows(n, device)
+    prob, alias = table[:, 0].view(torch.float64), table[:, 1]
+    # Per-piece results go into buffers sized for the worst case; pages never written are never mapped.
+    heavy, excess = w.new_empty(n, dtype=torch.int64), w.new_empty(n)
+    first, at_m, before_m = w.new_empty(n + 2, dtype=torch.int64), w.new_empty(n + 2), w.new_empty(n + 2)
+    first[0], hs, gs = 0, 0, 1  # grid point m = 0 is never used (E_j + 1 >= 1)
+    p, done = w.new_empty(min(step, n)), w.new_zeros(min(step, n) + 1)  # done[0]: the deficits before the piece
+    for a in range(0, n, step):
+        part, sums = p[: min(step, n - a)], done[: min(step, n - a) + 1]
+        torch.mul(w[a : a + step], scale, out=part)
+        h = _positions(part >= 1)
+        heavy[hs : hs + h.numel()] = h + a
+        torch.index_select(part, 0, h, out=excess[hs : hs + h.numel()]).sub_(1)
+        hs += h.numel()
+        prob[a : a + step] = part.clamp_(max=1)  # lights keep their own p: exact
+        torch.cumsum(part.sub_(1).neg_(), 0, out=sums[1:]).add_(sums[:1])
+        floors = sums.to(torch.int64)
+        # The first position of each new integer part of done: positions with floor(done) < m.
+        below = torch.bincount(floors[1:] - floors[0]).cumsum_(0)[:-1]
+        g = below.numel()
+        torch.add(below, a, out=first[gs : gs + g])
+        torch.index_select(sums, 0, below + 1, out=at_m[gs : gs + g])
+        torch.index_select(sums, 0, below, out=before_m[gs : gs + g])
+        gs += g
+        done[0] = sums[-1]
+    h_idx, heavies = heavy[:hs], hs
     if heavies in (0, n):  # every p equals 1 up to rounding
         prob.fill_(1.0)
-        alias.copy_(torch.arange(n, device=device))
+        torch.arange(n, out=alias)
         return table
-    # Lights' deficits summed up to each position, kept in the alias column until the aliases are written.
-    done = alias.view(torch.float64)
-    carry, step = prob.new_zeros(()), _piece(device, n)
-    for a in range(0, n, step):
-        part = torch.sub(1, prob[a : a + step]).clamp_(min=0).cumsum_(0).add_(carry)
-        done[a : a + step] = part
-        carry = part[-1]
-    excess = prob.index_select(0, h_idx).sub_(1).cumsum_(0)  # E_j
-    first = _count_below(done, step)
-    k = torch.empty_like(h_idx)
+    # Past the last grid point: position n - 1, which never backs off.
+    first[gs], at_m[gs], before_m[gs] = n - 1, done[0], done[0]
+    first, at_m, before_m = first[: gs + 1], at_m[: gs + 1], before_m[: gs + 1]
+    keep, k = excess[:hs], torch.empty_like(h_idx)
+    top_carry, gates = w.new_ones(1), first.numel() - 1
     for a in range(0, heavies, step):
-        e = excess[a : a + step]
-        gate = e.to(torch.int64)  # ceil(E_j) as trunc + 1 where a fraction is left (CPU ceil runs slowly)
-        gate.add_(e > gate)
-        kc = first.index_select(0, gate.clamp_(max=first.numel() - 1))
-        top = e + 1
-        kc.sub_(done.index_select(0, kc).gt_(top).to(torch.int64))
-        k[a : a + step] = kc
-        e.copy_(top.sub_(done.index_select(0, kc)).clamp_(0, 1))  # what heavy j keeps
-    excess[-1] = 1.0  # the last heavy pays no one and is topped up by no one
-    prob.index_copy_(0, h_idx, excess)
+        top = keep[a : a + step].cumsum_(0).add_(top_carry)  # E_j + 1
+        top_carry = top[-1:].clone()
+        m = top.to(torch.int64).clamp_(max=gates)
+        d = at_m.index_select(0, m)
+        back = d > top
+        torch.sub(first.index_select(0, m), back.to(torch.int64), out=k[a : a + step])
+        top.sub_(torch.where(back, before_m.index_select(0, m), d)).clamp_(0, 1)  # what heavy j keeps
+    keep[-1] = 1.0  # the last heavy pays no one and is topped up by no one
     # A light at position i is paid by the first heavy j with k_j >= i; heavy j's alias is heavy j + 1.
     starts = torch.arange(0, n + step, step, device=device).clamp_(max=n)
     k_at, h_at = torch.searchsorted(k, starts).tolist(), torch.searchsorted(h_idx, starts).tolist()
@@ -117,10 +135,27 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
         b = min(a + step, n)
         payer = torch.bincount(k[k_at[c] : k_at[c + 1]] - (a - 1), minlength=b - a + 1)[: b - a]
         payer.cumsum_(0).add_(k_at[c])
-        rank = torch.arange(h_at[c] + 1, h_at[c + 1] + 1, device=device)
-        payer.index_copy_(0, h_idx[h_at[c] : h_at[c + 1]] - a, rank)
+        here = h_idx[h_at[c] : h_at[c + 1]] - a
+        payer.index_copy_(0, here, torch.arange(h_at[c] + 1, h_at[c + 1] + 1, device=device))
         alias[a:b] = h_idx.index_select(0, payer.clamp_(max=heavies - 1))
+        prob[a:b].index_copy_(0, here, keep[h_at[c] : h_at[c + 1]])
     return table
+
+
+def _empty_rows(n: int, device: torch.device) -> torch.Tensor:
+    """An uninitialised ``[n, 2]`` int64 table; on Linux CPUs in memory advised for
+    transparent huge pages (draws read rows at random, and with 4 KiB pages nearly every
+    read of a large table also misses the TLB). Only this buffer is advised, nothing global;
+    where the kernel does not allow it, the advice is ignored."""
+    size = n * 16
+    if device.type != "cpu" or size < _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return torch.empty(n, 2, dtype=torch.int64, device=device)
+    buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        buffer.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # a kernel without transparent huge pages
+        pass
+    return torch.frombuffer(buffer, dtype=torch.int64).view(n, 2)
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:
@@ -128,18 +163,6 @@ def _positions(mask: torch.Tensor) -> torch.Tensor:
     if mask.device.type == "cpu":
         return torch.from_numpy(np.flatnonzero(mask.numpy()).astype(np.int64, copy=False))
     return mask.nonzero().squeeze(1)
-
-
-def _count_below(done: torch.Tensor, step: int) -> torch.Tensor:
-    """``first[m]`` = number of positions with ``done < m`` (at most ``n - 1``), for
-    every integer ``m`` from 0 to ``floor(done[-1]) + 1``; ``done`` is non-decreasing."""
-    n = done.numel()
-    counts = torch.zeros(int(done[-1]) + 2, dtype=torch.int64, device=done.device)
-    ones = counts.new_ones(1)
-    for a in range(0, n, step):
-        cells = done[a : a + step].to(torch.int64).add_(1)  # floor(done) + 1
-        counts.index_add_(0, cells, ones.expand(cells.numel()))
-    return counts.cumsum_(0).clamp_(max=n - 1)
 
 
 def _plan(weights: Any, replacement: bool) -> _Plan:
