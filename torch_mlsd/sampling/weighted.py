@@ -3,7 +3,9 @@
 With replacement the draw uses Walker's alias method: an O(n) table built once (a
 vectorised form of the "sweeping" construction of Hübschle-Schneider & Sanders, 2019:
 prefix sums, and a count over an integer grid instead of a search to match lights with
-heavies), then every draw costs two uniforms and one 16-byte table lookup. Without
+heavies), then every draw costs two uniforms and one 16-byte table lookup (on Linux a CPU
+table of 2 MiB or more sits in memory advised for transparent huge pages, so these random
+lookups do not also miss the TLB). Without
 replacement it is exact successive sampling by exponential keys (Efraimidis & Spirakis,
 2006): item ``i`` gets ``E_i / w_i`` with ``E_i ~ Exp(1)`` and the ``num_samples``
 smallest keys win, in increasing order, which is the same as drawing one item at a time
