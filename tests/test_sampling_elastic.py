@@ -168,6 +168,28 @@ def test_a_subclass_with_its_own_shares_refuses_another_world_size():
     _OwnShares(num_replicas=2, rank=1).load_state_dict(state)  # same world: fine
 
 
+@pytest.mark.parametrize("name", EVERY_SAMPLER)
+def test_the_shard_mode_is_saved_and_must_match_on_load(name):
+    make = EVERY_SAMPLER[name]
+    run = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    it = iter(run)
+    head = [next(it) for _ in range(3)]
+    state = run.state_dict()
+    rest = list(it)
+    assert state["shard"] == "uneven"
+    for other in ("pad", "drop"):
+        with pytest.raises(ValueError, match=rf"`state_dict\['shard'\]` must equal this sampler's shard '{other}', "
+                                             r"got 'uneven'"):
+            make(seed=7, num_replicas=2, rank=0, shard=other).load_state_dict(state)
+    same = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    same.load_state_dict(state)
+    assert list(same) == rest and head
+    # A state saved before "shard" existed is read as saved under the loading sampler's mode.
+    legacy = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    legacy.load_state_dict({k: v for k, v in state.items() if k != "shard"})
+    assert list(legacy) == rest
+
+
 # -- resume without a seed (issue 11, defect 7) ------------------------------------------
 
 

@@ -234,7 +234,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         Keys: ``"epoch"``, ``"start"`` (global offset of this world's shares, 0 unless the
         epoch was resumed on another world size), ``"position"`` (items, for batch
         samplers batches, this rank has yielded since ``start``), ``"seed"``,
-        ``"num_replicas"`` and ``"length"`` (``len(self)``); O(1) in the data size.
+        ``"num_replicas"``, ``"shard"`` and ``"length"`` (``len(self)``); O(1) in the data size.
 
         With a plain ``DataLoader`` the sampler runs ahead of the training loop by the
         prefetched batches (up to ``num_workers * prefetch_factor``); to resume exactly,
@@ -248,6 +248,7 @@ class EpochSampler(Sampler[T], Generic[T]):
             "position": self.position(),
             "seed": self.seed,
             "num_replicas": self.num_replicas,
+            "shard": self.shard,
             "length": len(self),
         }
 
@@ -265,7 +266,9 @@ class EpochSampler(Sampler[T], Generic[T]):
 
         A state without ``"start"`` (saved before it existed) means ``start = 0``. The
         saved seed must equal this sampler's, unless this sampler's seed was drawn
-        (``seed=None``): then the saved seed is adopted.
+        (``seed=None``): then the saved seed is adopted. The saved ``"shard"`` must equal
+        this sampler's ``shard`` (the position counts items of that kind of share); a state
+        without it (saved before it existed) is taken as saved under this sampler's ``shard``.
         """
         for key in ("epoch", "position", "seed", "num_replicas"):
             if key not in state_dict:
@@ -274,6 +277,10 @@ class EpochSampler(Sampler[T], Generic[T]):
         if seed != self.seed and not self._seed_drawn:
             raise ValueError(
                 f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}"
+            )
+        if state_dict.get("shard", self.shard) != self.shard:
+            raise ValueError(
+                f"`state_dict['shard']` must equal this sampler's shard {self.shard!r}, got {state_dict['shard']!r}"
             )
         reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
         if reps != self.num_replicas and not self._elastic:
