@@ -51,8 +51,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import torch
 from torch.utils.data import Sampler
 
-from .._distributed import is_distributed, resolve_replicas_rank
-from .._random import make_generator, mix_seed, new_seed
+from .._distributed import is_distributed, resolve_replicas_rank, shared_seed
+from .._random import make_generator, mix_seed
 from .._validate import check_choice, check_int, check_seed
 
 __all__ = ["EpochSampler", "ShardMode", "shard_length"]
@@ -117,11 +117,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)
         seed = check_seed("seed", seed)
         self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
-        if seed is None:
-            seed = _broadcast_seed(new_seed()) if from_group else new_seed()
-        elif from_group:
-            _check_same_seed(seed)
-        self.seed: int = seed
+        self.seed: int = shared_seed(seed, collective=from_group)
         self.epoch = 0
         self._epoch_pinned = False  # set_epoch/load_state_dict called since the last iter()
         self._started = False
@@ -306,17 +302,3 @@ class EpochSampler(Sampler[T], Generic[T]):
         self._epoch_pinned = True
         self._cursor = None
 
-
-def _broadcast_seed(seed: int) -> int:
-    box = [seed]
-    torch.distributed.broadcast_object_list(box, src=0)
-    return int(box[0])
-
-
-def _check_same_seed(seed: int) -> None:
-    seeds: list[Any] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(seeds, seed)
-    if len(set(seeds)) > 1:
-        raise ValueError(
-            f"`seed` must be the same on every rank (ranks with different seeds draw overlapping indices), got {seeds}"
-        )
