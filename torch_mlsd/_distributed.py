@@ -52,6 +52,6 @@ def shared_seed(seed: int | None, *, collective: bool) -> int:
     torch.distributed.all_gather_object(seeds, seed)
     if len(set(seeds)) > 1:
         raise ValueError(
-            f"`seed` must be the same on every rank (ranks with different seeds draw overlapping indices), got {seeds}"
+            f"`seed` must be the same on every rank (every rank's draws come from one seed), got {seeds}"
         )
     return seed
