@@ -148,3 +148,17 @@ def test_states_without_the_buffer_keys_and_bad_buffer_states():
 def test_bad_shuffle_buffer(kwargs, error, match):
     with pytest.raises(error, match=match):
         RebalancedStream([(0, 0)], **kwargs)
+
+
+def test_a_drawn_seed_adopts_the_saved_one():
+    ds = RebalancedStream(PAIRS, seed=None, max_repeats=REPEATS, shuffle_buffer=100)
+    it = iter(ds)
+    head = list(islice(it, 700))
+    state = ds.state_dict()
+    rest = list(it)
+    resumed = RebalancedStream(PAIRS, seed=None, max_repeats=REPEATS, shuffle_buffer=100)
+    assert resumed.seed != ds.seed  # 63 random bits
+    resumed.load_state_dict(state)
+    assert resumed.seed == ds.seed and list(resumed) == rest and head
+    with pytest.raises(ValueError, match=rf"`state_dict\['seed'\]` must equal this stream's seed 5, got {ds.seed}"):
+        RebalancedStream(PAIRS, seed=5, shuffle_buffer=100).load_state_dict(state)

@@ -262,9 +262,14 @@ class EpochSampler(Sampler[T], Generic[T]):
 
         A state without ``"start"`` (saved before it existed) means ``start = 0``. The
         saved seed must equal this sampler's, unless this sampler's seed was drawn
-        (``seed=None``): then the saved seed is adopted. The saved ``"shard"`` must equal
-        this sampler's ``shard`` (the position counts items of that kind of share); a state
-        without it (saved before it existed) is taken as saved under this sampler's ``shard``.
+        (``seed=None``): then the saved seed is adopted.
+
+        ``"shard"``: the saved mode reads the saved position (its share lengths, and whether
+        a ``"drop"`` share was used up). On the same ``num_replicas`` it must equal this
+        sampler's ``shard``: each rank continues its own share, whose length the mode sets.
+        On another ``num_replicas`` the rest of the epoch is shared afresh, under this
+        sampler's mode (a training state may continue as an ``"uneven"`` pass). A state
+        without ``"shard"`` (saved before it existed) counts as saved under this sampler's.
         """
         for key in ("epoch", "position", "seed", "num_replicas"):
             if key not in state_dict:
@@ -274,11 +279,13 @@ class EpochSampler(Sampler[T], Generic[T]):
             raise ValueError(
                 f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}"
             )
-        if state_dict.get("shard", self.shard) != self.shard:
-            raise ValueError(
-                f"`state_dict['shard']` must equal this sampler's shard {self.shard!r}, got {state_dict['shard']!r}"
-            )
+        saved: ShardMode = check_choice("state_dict['shard']", state_dict.get("shard", self.shard), _SHARD_MODES)
         reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
+        if saved != self.shard and reps == self.num_replicas:
+            raise ValueError(
+                f"`state_dict['shard']` must equal this sampler's shard {self.shard!r} on the same num_replicas "
+                f"(each rank continues its own share), got {saved!r}"
+            )
         if reps != self.num_replicas and not self._elastic:
             raise ValueError(
                 f"`state_dict['num_replicas']` must equal this sampler's num_replicas {self.num_replicas}, got "
@@ -287,7 +294,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
         total = self._num_global_items()
         start: int = check_int("state_dict['start']", state_dict.get("start", 0), min=0, max=total)
-        longest = shard_length(total - start, reps, 0, self.shard)  # rank 0's share is never shorter
+        longest = shard_length(total - start, reps, 0, saved)  # rank 0's share is never shorter
         position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)
         self.seed = seed
         self.epoch = epoch
@@ -295,7 +302,7 @@ class EpochSampler(Sampler[T], Generic[T]):
             self._start = start
             self._resume_at = min(position, len(self))  # an "uneven" share may be one shorter
         else:
-            used_up = self.shard == "drop" and position == longest
+            used_up = saved == "drop" and position == longest
             self._start = total if used_up else min(total, start + reps * position)
             self._resume_at = 0
         self._resumed = True

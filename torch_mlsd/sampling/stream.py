@@ -176,7 +176,9 @@ class RebalancedStream(IterableDataset):
         if self.chunked and self.shuffle_buffer:
             raise ValueError(f"`shuffle_buffer` must be 0 when `chunked=True` (it shuffles single outputs), "
                              f"got {self.shuffle_buffer}")
-        self.seed: int = shared_seed(check_seed("seed", seed), collective=is_distributed())
+        seed = check_seed("seed", seed)
+        self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
+        self.seed: int = shared_seed(seed, collective=is_distributed())
         self.epoch = 0
         self._proportions = _check_target(target, self.chunked)
         self.target = target
@@ -223,6 +225,9 @@ class RebalancedStream(IterableDataset):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict` on the next iteration (same seed and share).
 
+        The saved seed must equal this stream's, unless this stream's seed was drawn
+        (``seed=None``): then the saved seed is adopted.
+
         ``state_dict['shuffle_buffer']`` must equal this stream's; a state without it
         (saved before the buffer existed) counts as saved with ``shuffle_buffer=0``.
         """
@@ -232,9 +237,9 @@ class RebalancedStream(IterableDataset):
         missing = [k for k in keys if k not in state_dict]
         if missing:
             raise ValueError(f"`state_dict` must have the keys {list(keys)}, got {sorted(state_dict)}")
-        if state_dict["seed"] != self.seed:
-            raise ValueError(f"`state_dict['seed']` must equal this stream's seed {self.seed}, "
-                             f"got {state_dict['seed']!r}")
+        seed = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)
+        if seed != self.seed and not self._seed_drawn:
+            raise ValueError(f"`state_dict['seed']` must equal this stream's seed {self.seed}, got {seed!r}")
         _check_buffer_state(state_dict, self.shuffle_buffer)
         labels = list(state_dict["labels"])
         if labels[: len(self._labels)] != self._labels:
@@ -246,6 +251,7 @@ class RebalancedStream(IterableDataset):
             for label in labels:
                 self._id(label)
         self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
+        self.seed = seed
         self._pending = dict(state_dict)
 
     # ------------------------------------------------------------ iteration
