@@ -69,4 +69,5 @@ def test_a_drawn_seed_is_rank_zeros_on_every_rank(results):
 
 def test_different_given_seeds_are_refused(results):
     for r in results:
-        assert r["mismatch"] == "`seed` must be the same on every rank (every rank's draws come from one seed), got [0, 1]"
+        assert r["mismatch"] == ("`seed` must be the same on every rank (every rank's draws come from one seed), "
+                                 "got [0, 1]")

@@ -6,7 +6,6 @@ from collections import Counter
 from itertools import islice
 
 import pytest
-import torch
 from torch.utils.data import DataLoader
 
 from torch_mlsd.sampling import RebalancedStream
@@ -21,7 +20,7 @@ def make(**kwargs):
 
 def adjacent_duplicates(outputs):
     """Fraction of neighbouring outputs that are copies of the same item."""
-    return sum(a[0] == b[0] for a, b in zip(outputs, outputs[1:])) / (len(outputs) - 1)
+    return sum(a[0] == b[0] for a, b in zip(outputs[:-1], outputs[1:], strict=True)) / (len(outputs) - 1)
 
 
 @pytest.fixture(scope="module")

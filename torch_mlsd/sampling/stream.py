@@ -190,6 +190,7 @@ class RebalancedStream(IterableDataset):
         else:
             for label in self._proportions or ():
                 self._id(label)
+        self._buffer: list[Any] = []  # the shuffle buffer's outputs
         self._reset(0, 1)
         self._pending: dict[str, Any] | None = None
 
@@ -204,7 +205,8 @@ class RebalancedStream(IterableDataset):
         """Per label, what this share did so far in the current pass (see :class:`ClassStats`).
 
         Includes the decisions on the current block of up to 1024 items (item mode) or
-        the current chunk, also where not all of its outputs were consumed yet.
+        the current chunk, also where not all of its outputs were consumed yet (or are
+        still in the shuffle buffer).
         """
         seen, kept, emitted = (self._sized(self._counts[k]).tolist() for k in _COUNTS[:3])
         return {label: ClassStats(*counts) for label, *counts in zip(self._labels, seen, kept, emitted, strict=True)}
@@ -431,7 +433,7 @@ class RebalancedStream(IterableDataset):
         self._counts = {k: torch.zeros(len(self._labels), dtype=torch.float64 if k == "estimate" else torch.int64)
                         for k in _COUNTS}
         self._position = self._yielded = 0
-        self._buffer: list[Any] = []
+        self._buffer = []
         self._start: dict[str, Any] = {"position": 0, "generator": None, "shuffle_generator": None, **self._counts}
 
     def _mark(self, generator: torch.Generator, shuffler: torch.Generator | None, skip: int) -> None:
