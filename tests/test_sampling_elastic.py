@@ -168,6 +168,48 @@ def test_a_subclass_with_its_own_shares_refuses_another_world_size():
     _OwnShares(num_replicas=2, rank=1).load_state_dict(state)  # same world: fine
 
 
+@pytest.mark.parametrize("name", EVERY_SAMPLER)
+def test_the_shard_mode_is_saved_and_must_match_on_the_same_world(name):
+    make = EVERY_SAMPLER[name]
+    run = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    it = iter(run)
+    head = [next(it) for _ in range(3)]
+    state = run.state_dict()
+    rest = list(it)
+    assert state["shard"] == "uneven" and head
+    for other in ("pad", "drop"):
+        with pytest.raises(ValueError, match=rf"`state_dict\['shard'\]` must equal this sampler's shard '{other}' "
+                                             r"on the same num_replicas \(each rank continues its own share\), "
+                                             r"got 'uneven'"):
+            make(seed=7, num_replicas=2, rank=0, shard=other).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"`state_dict\['shard'\]` must be one of 'pad', 'drop', 'uneven'"):
+        make(seed=7, num_replicas=2, rank=0, shard="uneven").load_state_dict(dict(state, shard="even"))
+    same = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    same.load_state_dict(state)
+    assert list(same) == rest
+    # A state saved before "shard" existed is read as saved under the loading sampler's mode.
+    legacy = make(seed=7, num_replicas=2, rank=0, shard="uneven")
+    legacy.load_state_dict({k: v for k, v in state.items() if k != "shard"})
+    assert list(legacy) == rest
+
+
+def test_the_saved_shard_mode_reads_the_position_on_another_world():
+    make = GLOBAL_ORDER["OrderSampler"]
+    _, done, _ = _segment(make, 2, None, None, "drop")  # 50 each: the "drop" shares are used up
+    assert done["shard"] == "drop"
+    for shard in ("pad", "uneven"):  # another world shares the rest afresh, under its own mode
+        resumed = [make(seed=7, num_replicas=3, rank=r, shard=shard) for r in range(3)]
+        for s in resumed:
+            s.load_state_dict(done)
+        assert [list(s) for s in resumed] == [[], [], []]  # the epoch was finished, item 100 included
+    # A state without "shard" is read with the loading sampler's "pad": position 50 < 51 leaves
+    # item 100 (the one "drop" left out) to share, padded to one item per rank.
+    legacy = [make(seed=7, num_replicas=3, rank=r, shard="pad") for r in range(3)]
+    for s in legacy:
+        s.load_state_dict({k: v for k, v in done.items() if k != "shard"})
+    assert [len(list(s)) for s in legacy] == [1, 1, 1]
+
+
 # -- resume without a seed (issue 11, defect 7) ------------------------------------------
 
 

@@ -318,3 +318,80 @@ def test_reservoir_dataset_bad_inputs():
         ReservoirDataset([1], 0)
     with pytest.raises(ValueError, match="`epoch` must be >= 0"):
         ReservoirDataset([1], 1).set_epoch(-1)
+
+
+# -- ReservoirDataset: exact resume ---------------------------------------------------------
+
+
+class _CountingSource:
+    """A re-iterable range that counts how many items were read from it."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.read = n, 0
+
+    def __iter__(self):
+        for i in range(self.n):
+            self.read += 1
+            yield i
+
+
+@pytest.mark.parametrize("seed", [4, None])
+def test_reservoir_dataset_resumes_exactly_from_any_point(seed):
+    whole = ReservoirDataset(range(10_000), 12, seed=4)
+    whole.set_epoch(2)
+    expected = list(whole)
+    for stop in range(13):
+        ds = ReservoirDataset(range(10_000), 12, seed=4)
+        ds.set_epoch(2)
+        it = iter(ds)
+        head = list(itertools.islice(it, stop))
+        state = pickle.loads(pickle.dumps(ds.state_dict()))
+        assert state["position"] == stop and state["sample"] == expected and state["share"] == (0, 1)
+        source = _CountingSource(10_000)
+        resumed = ReservoirDataset(source, 12, seed=seed)  # a drawn seed adopts the saved one
+        resumed.load_state_dict(state)
+        assert head + list(resumed) == expected
+        assert source.read == 0  # the saved sample is yielded: the source is not read again
+        assert resumed.epoch == 2 and resumed.seed == 4
+        assert list(resumed) == expected and source.read == 10_000  # the next pass draws afresh
+
+
+def test_reservoir_dataset_state_before_the_draw_starts_the_pass():
+    ds = ReservoirDataset(range(500), 5, seed=1)
+    state = ds.state_dict()
+    assert state["sample"] is None and state["position"] == 0
+    other = ReservoirDataset(range(500), 5, seed=1)
+    other.set_epoch(3)
+    other.load_state_dict(state)  # epoch 0, nothing drawn yet
+    assert list(other) == list(ds)
+
+
+def test_reservoir_dataset_rejects_bad_states():
+    ds = ReservoirDataset(range(100), 4, seed=0)
+    it = iter(ds)
+    next(it)
+    state = ds.state_dict()
+    with pytest.raises(TypeError, match="`state_dict` must be a mapping"):
+        ds.load_state_dict([("seed", 0)])
+    with pytest.raises(ValueError, match="`state_dict` must have the key 'sample'"):
+        ds.load_state_dict({k: v for k, v in state.items() if k != "sample"})
+    with pytest.raises(ValueError, match=r"`state_dict\['seed'\]` must equal this dataset's seed 1, got 0"):
+        ReservoirDataset(range(100), 4, seed=1).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"`state_dict\['k'\]` must equal this dataset's k 5, got 4"):
+        ReservoirDataset(range(100), 5, seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"`state_dict\['position'\]` must be <= 4"):
+        ds.load_state_dict(dict(state, position=5))
+    with pytest.raises(ValueError, match=r"`state_dict\['sample'\]` must be a list of items or None"):
+        ds.load_state_dict(dict(state, sample=7))
+    with pytest.raises(ValueError, match=r"`state_dict\['share'\]` must be a pair \(shard, shards\)"):
+        ds.load_state_dict(dict(state, share=(2, 2)))
+    with pytest.raises(ValueError, match=r"`state_dict\['epoch'\]` must be >= 0"):
+        ds.load_state_dict(dict(state, epoch=-1))
+    # Checked when the pass starts, where the shard is known.
+    ds.load_state_dict(dict(state, share=(1, 2)))
+    with pytest.raises(ValueError, match=r"`state_dict\['share'\]` must be this iteration's \(shard, shards\) "
+                                         r"\(0, 1\), got \(1, 2\)"):
+        iter(ds)
+    ds.load_state_dict(dict(state, sample=list(range(3)) + state["sample"], position=0))
+    with pytest.raises(ValueError, match=r"`state_dict\['sample'\]` must hold at most 4 items"):
+        iter(ds)

@@ -1,10 +1,14 @@
-"""RebalancedStream under DDP: 2 real gloo processes, each rank reads its own share of the stream."""
+"""RebalancedStream under DDP: 2 real gloo processes, each rank reads its own share of the stream.
+
+Also the seeds: ``seed=None`` gives every rank rank 0's drawn seed (RebalancedStream and
+ReservoirDataset), and different given seeds are refused.
+"""
 
 import pytest
 import torch
 
 from tests._distributed import run_distributed
-from torch_mlsd.sampling import RebalancedStream
+from torch_mlsd.sampling import RebalancedStream, ReservoirDataset
 
 ITEMS = 40_000
 
@@ -20,7 +24,15 @@ def _body(rank, world_size):
     # Every rank saw the same seed; its draws are its own (seed mixed with epoch, rank, worker).
     gathered = [None] * world_size
     torch.distributed.all_gather_object(gathered, [x for x, _, _ in out])
-    return {"out": out, "stats": ds.stats, "share": state["share"], "gathered": gathered}
+    drawn = [RebalancedStream(_pairs(), shuffle_buffer=64).seed for _ in range(3)]
+    reservoir = ReservoirDataset(range(100), 10)
+    try:
+        RebalancedStream(_pairs(), seed=rank)
+        mismatch = None
+    except ValueError as exc:
+        mismatch = str(exc)
+    return {"out": out, "stats": ds.stats, "share": state["share"], "gathered": gathered, "drawn": drawn,
+            "reservoir": (reservoir.seed, list(reservoir)), "mismatch": mismatch}
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +56,18 @@ def test_each_rank_is_balanced_and_counts_only_its_share(results):
     # Every positive of the stream comes out once, from the rank that read it.
     positives = [x for r in results for x, y, _ in r["out"] if y == 1]
     assert sorted(positives) == list(range(0, ITEMS, 49))
+
+
+def test_a_drawn_seed_is_rank_zeros_on_every_rank(results):
+    drawn = [r["drawn"] for r in results]
+    assert drawn[0] == drawn[1] and len(set(drawn[0])) == 3  # three streams, three fresh seeds, shared
+    (seed0, sample0), (seed1, sample1) = (r["reservoir"] for r in results)
+    assert seed0 == seed1
+    # One seed, two shards: rank r keeps 5 of the items r, r + 2, ...: disjoint halves of one draw.
+    assert sorted(x % 2 for x in sample0 + sample1) == [0] * 5 + [1] * 5
+
+
+def test_different_given_seeds_are_refused(results):
+    for r in results:
+        assert r["mismatch"] == ("`seed` must be the same on every rank (every rank's draws come from one seed), "
+                                 "got [0, 1]")

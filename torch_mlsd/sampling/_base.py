@@ -51,8 +51,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import torch
 from torch.utils.data import Sampler
 
-from .._distributed import is_distributed, resolve_replicas_rank
-from .._random import make_generator, mix_seed, new_seed
+from .._distributed import is_distributed, resolve_replicas_rank, shared_seed
+from .._random import make_generator, mix_seed
 from .._validate import check_choice, check_int, check_seed
 
 __all__ = ["EpochSampler", "ShardMode", "shard_length"]
@@ -117,11 +117,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         self.shard: ShardMode = check_choice("shard", shard, _SHARD_MODES)
         seed = check_seed("seed", seed)
         self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
-        if seed is None:
-            seed = _broadcast_seed(new_seed()) if from_group else new_seed()
-        elif from_group:
-            _check_same_seed(seed)
-        self.seed: int = seed
+        self.seed: int = shared_seed(seed, collective=from_group)
         self.epoch = 0
         self._epoch_pinned = False  # set_epoch/load_state_dict called since the last iter()
         self._started = False
@@ -234,7 +230,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         Keys: ``"epoch"``, ``"start"`` (global offset of this world's shares, 0 unless the
         epoch was resumed on another world size), ``"position"`` (items, for batch
         samplers batches, this rank has yielded since ``start``), ``"seed"``,
-        ``"num_replicas"`` and ``"length"`` (``len(self)``); O(1) in the data size.
+        ``"num_replicas"``, ``"shard"`` and ``"length"`` (``len(self)``); O(1) in the data size.
 
         With a plain ``DataLoader`` the sampler runs ahead of the training loop by the
         prefetched batches (up to ``num_workers * prefetch_factor``); to resume exactly,
@@ -248,6 +244,7 @@ class EpochSampler(Sampler[T], Generic[T]):
             "position": self.position(),
             "seed": self.seed,
             "num_replicas": self.num_replicas,
+            "shard": self.shard,
             "length": len(self),
         }
 
@@ -266,6 +263,13 @@ class EpochSampler(Sampler[T], Generic[T]):
         A state without ``"start"`` (saved before it existed) means ``start = 0``. The
         saved seed must equal this sampler's, unless this sampler's seed was drawn
         (``seed=None``): then the saved seed is adopted.
+
+        ``"shard"``: the saved mode reads the saved position (its share lengths, and whether
+        a ``"drop"`` share was used up). On the same ``num_replicas`` it must equal this
+        sampler's ``shard``: each rank continues its own share, whose length the mode sets.
+        On another ``num_replicas`` the rest of the epoch is shared afresh, under this
+        sampler's mode (a training state may continue as an ``"uneven"`` pass). A state
+        without ``"shard"`` (saved before it existed) counts as saved under this sampler's.
         """
         for key in ("epoch", "position", "seed", "num_replicas"):
             if key not in state_dict:
@@ -275,7 +279,13 @@ class EpochSampler(Sampler[T], Generic[T]):
             raise ValueError(
                 f"`state_dict['seed']` must equal this sampler's seed {self.seed}, got {state_dict['seed']!r}"
             )
+        saved: ShardMode = check_choice("state_dict['shard']", state_dict.get("shard", self.shard), _SHARD_MODES)
         reps: int = check_int("state_dict['num_replicas']", state_dict["num_replicas"], min=1)
+        if saved != self.shard and reps == self.num_replicas:
+            raise ValueError(
+                f"`state_dict['shard']` must equal this sampler's shard {self.shard!r} on the same num_replicas "
+                f"(each rank continues its own share), got {saved!r}"
+            )
         if reps != self.num_replicas and not self._elastic:
             raise ValueError(
                 f"`state_dict['num_replicas']` must equal this sampler's num_replicas {self.num_replicas}, got "
@@ -284,7 +294,7 @@ class EpochSampler(Sampler[T], Generic[T]):
         epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
         total = self._num_global_items()
         start: int = check_int("state_dict['start']", state_dict.get("start", 0), min=0, max=total)
-        longest = shard_length(total - start, reps, 0, self.shard)  # rank 0's share is never shorter
+        longest = shard_length(total - start, reps, 0, saved)  # rank 0's share is never shorter
         position: int = check_int("state_dict['position']", state_dict["position"], min=0, max=longest)
         self.seed = seed
         self.epoch = epoch
@@ -292,27 +302,12 @@ class EpochSampler(Sampler[T], Generic[T]):
             self._start = start
             self._resume_at = min(position, len(self))  # an "uneven" share may be one shorter
         else:
-            used_up = self.shard == "drop" and position == longest
+            used_up = saved == "drop" and position == longest
             self._start = total if used_up else min(total, start + reps * position)
             self._resume_at = 0
         self._resumed = True
         self._epoch_pinned = True
         self._cursor = None
-
-
-def _broadcast_seed(seed: int) -> int:
-    box = [seed]
-    torch.distributed.broadcast_object_list(box, src=0)
-    return int(box[0])
-
-
-def _check_same_seed(seed: int) -> None:
-    seeds: list[Any] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(seeds, seed)
-    if len(set(seeds)) > 1:
-        raise ValueError(
-            f"`seed` must be the same on every rank (ranks with different seeds draw overlapping indices), got {seeds}"
-        )
 
 
 def _as_list(chunk: torch.Tensor | Sequence[T]) -> list[T]:

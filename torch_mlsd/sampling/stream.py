@@ -30,8 +30,8 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .._distributed import is_distributed
-from .._random import make_generator, mix_seed, new_seed
+from .._distributed import is_distributed, shared_seed
+from .._random import make_generator, mix_seed
 from .._validate import check_bool, check_float, check_int, check_probability, check_seed, check_tensor, describe
 from ._rebalance import HORIZON, decide_copies
 
@@ -76,9 +76,21 @@ class RebalancedStream(IterableDataset):
     stream (every share iterates it, skipping in C), keeps its own counts and draws with
     the seed ``mix_seed(seed, epoch, rank, worker)``. No item is yielded by two shares.
 
+    Shuffle buffer: an item repeated ``m`` times comes out ``m`` times in a row, so a
+    batch may hold copies of one example. ``shuffle_buffer=N`` passes the outputs through
+    a bounded buffer, as torchdata's and webdataset's shuffle buffers do: the first ``N``
+    outputs fill it, then each new output takes the place of a uniformly random one, which
+    is yielded; at the end of the stream the rest comes out in a random order. Each share
+    has its own buffer, drawn from a generator of its own (``mix_seed(seed, epoch, rank,
+    worker, 1)``), so the decisions, the counts and the weights are exactly those without
+    a buffer (every output keeps its own weight); only the order changes, and the first
+    output waits for ``N`` decisions. Memory: ``N`` outputs.
+
     Resuming: :meth:`state_dict` holds the counts, the position and the generator state
     of the share that iterated this object (inside a worker under torchdata's
-    ``StatefulDataLoader``; in the main process with ``num_workers=0``).
+    ``StatefulDataLoader``; in the main process with ``num_workers=0``), and with a shuffle
+    buffer the outputs in it (references to your examples, up to ``N``: the only part of
+    the state that is not O(number of classes)) and the buffer's generator state (5 KB).
     :meth:`load_state_dict` makes the next iteration continue exactly where it stopped;
     the stream must replay the same items when iterated again.
 
@@ -90,7 +102,9 @@ class RebalancedStream(IterableDataset):
             there are several shares, several epochs or a resume.
         target: ``"balanced"`` (default: equal shares of the classes seen), or a mapping
             ``label -> proportion`` (``>= 0``, summing to 1; a label outside it raises).
-        seed: base seed; ``None`` (default) draws one from the OS now.
+        seed: base seed, the same on every rank; ``None`` (default) draws one from the OS
+            now (under an initialised process group: rank 0's, broadcast, so build the
+            stream on every rank; a given seed is checked to be the same on every rank).
         label_fn: ``label_fn(item) -> label`` (hashable); items are then yielded whole.
         max_repeats: most copies of one item, ``>= 1``; default 1 (under-sampling only).
         rate: expected outputs per input item; ``None`` (default): as many as the target
@@ -110,6 +124,8 @@ class RebalancedStream(IterableDataset):
         chunked: the stream yields tensor chunks (see ``stream``); each chunk gives one
             output chunk of its rows kept (``index_select``, repeats adjacent) and the
             decisions are vectorised. Default ``False``.
+        shuffle_buffer: size ``N`` of the shuffle buffer (see above), ``>= 0``; 0 (default):
+            outputs in the order decided, repeats adjacent. Item mode only (``chunked=False``).
 
     Example:
         >>> pairs = [(i, int(i % 20 == 0)) for i in range(20_000)]  # 5% of class 1
@@ -138,6 +154,7 @@ class RebalancedStream(IterableDataset):
         return_weights: bool = False,
         chunked: bool = False,
         memory: float | None = None,
+        shuffle_buffer: int = 0,
     ) -> None:
         super().__init__()
         try:
@@ -155,8 +172,13 @@ class RebalancedStream(IterableDataset):
         self.rate = check_float("rate", rate, min=0.0, min_open=True, allow_none=True)
         self.memory = check_float("memory", memory, min=2.0, allow_none=True)
         self.return_weights = check_bool("return_weights", return_weights)
+        self.shuffle_buffer: int = check_int("shuffle_buffer", shuffle_buffer, min=0)
+        if self.chunked and self.shuffle_buffer:
+            raise ValueError(f"`shuffle_buffer` must be 0 when `chunked=True` (it shuffles single outputs), "
+                             f"got {self.shuffle_buffer}")
         seed = check_seed("seed", seed)
-        self.seed: int = new_seed() if seed is None else seed
+        self._seed_drawn = seed is None  # load_state_dict then adopts the saved seed
+        self.seed: int = shared_seed(seed, collective=is_distributed())
         self.epoch = 0
         self._proportions = _check_target(target, self.chunked)
         self.target = target
@@ -168,6 +190,7 @@ class RebalancedStream(IterableDataset):
         else:
             for label in self._proportions or ():
                 self._id(label)
+        self._buffer: list[Any] = []  # the shuffle buffer's outputs
         self._reset(0, 1)
         self._pending: dict[str, Any] | None = None
 
@@ -182,29 +205,44 @@ class RebalancedStream(IterableDataset):
         """Per label, what this share did so far in the current pass (see :class:`ClassStats`).
 
         Includes the decisions on the current block of up to 1024 items (item mode) or
-        the current chunk, also where not all of its outputs were consumed yet.
+        the current chunk, also where not all of its outputs were consumed yet (or are
+        still in the shuffle buffer).
         """
         seen, kept, emitted = (self._sized(self._counts[k]).tolist() for k in _COUNTS[:3])
         return {label: ClassStats(*counts) for label, *counts in zip(self._labels, seen, kept, emitted, strict=True)}
 
     def state_dict(self) -> dict[str, Any]:
-        """Counts, position and generator state of this share, to continue exactly."""
+        """Counts, position and generator state of this share, to continue exactly.
+
+        ``"position"`` is the first item of the block being read, ``"skip"`` how many of
+        its outputs were taken (yielded, or put in the shuffle buffer); with a shuffle
+        buffer also ``"buffer"`` (the outputs in it) and ``"shuffle_generator"``.
+        """
         start = self._start
         return {"seed": self.seed, "epoch": self.epoch, "share": self._share, "labels": list(self._labels),
                 "position": start["position"], "skip": self._yielded, "generator": start["generator"],
-                **{k: start[k].clone() for k in _COUNTS}}
+                "shuffle_buffer": self.shuffle_buffer, "buffer": list(self._buffer),
+                "shuffle_generator": start["shuffle_generator"], **{k: start[k].clone() for k in _COUNTS}}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict` on the next iteration (same seed and share)."""
+        """Continue from :meth:`state_dict` on the next iteration (same seed and share).
+
+        The saved seed must equal this stream's, unless this stream's seed was drawn
+        (``seed=None``): then the saved seed is adopted.
+
+        ``state_dict['shuffle_buffer']`` must equal this stream's; a state without it
+        (saved before the buffer existed) counts as saved with ``shuffle_buffer=0``.
+        """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"`state_dict` must be a mapping, got {describe(state_dict)}")
         keys = ("seed", "epoch", "share", "labels", "position", "skip", "generator", *_COUNTS)
         missing = [k for k in keys if k not in state_dict]
         if missing:
             raise ValueError(f"`state_dict` must have the keys {list(keys)}, got {sorted(state_dict)}")
-        if state_dict["seed"] != self.seed:
-            raise ValueError(f"`state_dict['seed']` must equal this stream's seed {self.seed}, "
-                             f"got {state_dict['seed']!r}")
+        seed = check_int("state_dict['seed']", state_dict["seed"], min=0, max=2**63 - 1)
+        if seed != self.seed and not self._seed_drawn:
+            raise ValueError(f"`state_dict['seed']` must equal this stream's seed {self.seed}, got {seed!r}")
+        _check_buffer_state(state_dict, self.shuffle_buffer)
         labels = list(state_dict["labels"])
         if labels[: len(self._labels)] != self._labels:
             raise ValueError(f"`state_dict['labels']` must start with this stream's labels {self._labels}, "
@@ -215,6 +253,7 @@ class RebalancedStream(IterableDataset):
             for label in labels:
                 self._id(label)
         self.epoch = check_int("state_dict['epoch']", state_dict["epoch"], min=0)
+        self.seed = seed
         self._pending = dict(state_dict)
 
     # ------------------------------------------------------------ iteration
@@ -226,6 +265,7 @@ class RebalancedStream(IterableDataset):
         shares, share = ranks * workers, rank * workers + worker
         self._reset(share, shares)
         generator = make_generator(mix_seed(self.seed, self.epoch, rank, worker))
+        shuffler = make_generator(mix_seed(self.seed, self.epoch, rank, worker, 1)) if self.shuffle_buffer else None
         skip = 0
         if self._pending is not None:
             state, self._pending = self._pending, None
@@ -236,20 +276,54 @@ class RebalancedStream(IterableDataset):
                 self._counts = {k: self._sized(state[k]) for k in _COUNTS}
                 generator.set_state(state["generator"])
                 self._position, skip = int(state["position"]), int(state["skip"])
+                if shuffler is not None:
+                    shuffler.set_state(state["shuffle_generator"])
+                    self._buffer = list(state.get("buffer", ()))
         source = islice(self.stream, share + self._position * shares, None, shares)
         blocks = source if self.chunked else _blocks(source)
-        return self._run(blocks, generator, skip)
+        return self._run(blocks, generator, shuffler, skip)
 
-    def _run(self, blocks: Iterator[Any], generator: torch.Generator, skip: int) -> Iterator[Any]:
+    def _run(
+        self, blocks: Iterator[Any], generator: torch.Generator, shuffler: torch.Generator | None, skip: int
+    ) -> Iterator[Any]:
+        # `skip`: outputs of the first block (or of the final flush) taken before a resume.
         for block in blocks:
-            self._mark(generator, skip)
+            self._mark(generator, shuffler, skip)
             outputs = self._chunk(block, generator) if self.chunked else self._items(block, generator)
             self._position += 1 if self.chunked else len(block)
-            for output in islice(outputs, skip, None):
-                self._yielded += 1
-                yield output
+            if shuffler is None:
+                for output in islice(outputs, skip, None):
+                    self._yielded += 1
+                    yield output
+            else:
+                yield from self._shuffle(list(outputs), shuffler, skip)
             skip = 0
-        self._mark(generator, 0)
+        if shuffler is None:
+            self._mark(generator, None, 0)
+            return
+        self._mark(generator, shuffler, skip)
+        yield from self._flush(shuffler, skip)
+        self._buffer = []
+        self._mark(generator, shuffler, 0)
+
+    def _shuffle(self, outputs: list[Any], shuffler: torch.Generator, skip: int) -> Iterator[Any]:
+        """Put a block's outputs in the buffer, each yielding a random one once it is full."""
+        buffer, size = self._buffer, self.shuffle_buffer
+        slots = torch.randint(size, (len(outputs),), generator=shuffler).tolist()  # drawn whole: a resume redraws them
+        for output, slot in islice(zip(outputs, slots, strict=True), skip, None):
+            self._yielded += 1  # taken before the yield, so a state saved while suspended holds it in `buffer`
+            if len(buffer) < size:
+                buffer.append(output)
+            else:
+                buffer[slot], previous = output, buffer[slot]
+                yield previous
+
+    def _flush(self, shuffler: torch.Generator, skip: int) -> Iterator[Any]:
+        """The buffer in a random order; it stays whole until the end, so a resume redraws the order."""
+        buffer = self._buffer
+        for slot in torch.randperm(len(buffer), generator=shuffler).tolist()[skip:]:
+            self._yielded += 1
+            yield buffer[slot]
 
     def _items(self, block: list[Any], generator: torch.Generator) -> Iterator[Any]:
         labels = [self._label(item) for item in block]
@@ -359,13 +433,27 @@ class RebalancedStream(IterableDataset):
         self._counts = {k: torch.zeros(len(self._labels), dtype=torch.float64 if k == "estimate" else torch.int64)
                         for k in _COUNTS}
         self._position = self._yielded = 0
-        self._start: dict[str, Any] = {"position": 0, "generator": None, **self._counts}
+        self._buffer = []
+        self._start: dict[str, Any] = {"position": 0, "generator": None, "shuffle_generator": None, **self._counts}
 
-    def _mark(self, generator: torch.Generator, skip: int) -> None:
-        """Remember the state before the next block: a resume replays that block."""
+    def _mark(self, generator: torch.Generator, shuffler: torch.Generator | None, skip: int) -> None:
+        """Remember the state before the next block (or the flush): a resume replays it."""
         self._start = {"position": self._position, "generator": generator.get_state(),
+                       "shuffle_generator": None if shuffler is None else shuffler.get_state(),
                        **{k: c.clone() for k, c in self._counts.items()}}
         self._yielded = skip
+
+
+def _check_buffer_state(state: Mapping[str, Any], size: int) -> None:
+    saved = check_int("state_dict['shuffle_buffer']", state.get("shuffle_buffer", 0), min=0)
+    if saved != size:
+        raise ValueError(f"`state_dict['shuffle_buffer']` must equal this stream's shuffle_buffer {size}, got {saved}")
+    buffer = state.get("buffer", [])
+    if not isinstance(buffer, (list, tuple)) or len(buffer) > size:
+        raise ValueError(f"`state_dict['buffer']` must be a list of at most {size} outputs, got {describe(buffer)}")
+    if size and state["generator"] is not None and not isinstance(state.get("shuffle_generator"), torch.Tensor):
+        raise ValueError(f"`state_dict['shuffle_generator']` must be a generator state (a uint8 tensor), "
+                         f"got {describe(state.get('shuffle_generator'))}")
 
 
 def _blocks(items: Iterator[Any]) -> Iterator[list[Any]]:
