@@ -132,6 +132,34 @@ def test_alias_table_grid_when_a_piece_ends_on_an_integer(chunk, monkeypatch):
     assert bool(((w[alias] > 0) | (prob == 1)).all())
 
 
+@pytest.mark.parametrize("draw", ["numpy (CPU)", "torch (GPU path)"])
+def test_alias_draws_match_the_weights(draw):
+    # Both draw paths, run on the CPU: the torch one is what a GPU runs.
+    w = torch.tensor([0.0, 1.0, 2.0, 0.5, 0.0, 4.0, 3.0, 0.25, 1.5, 7.0], dtype=torch.float64)
+    table = weighted._alias_table(w)
+    g = torch.Generator().manual_seed(11)
+    if draw == "numpy (CPU)":
+        idx = weighted._draw_alias(table, 200_000, g)
+    else:
+        idx = weighted._draw_alias_torch(table, 200_000, g)
+    assert idx.dtype == torch.int64 and idx.shape == (200_000,)
+    counts = torch.bincount(idx, minlength=len(w))
+    assert int(counts[w == 0].sum()) == 0
+    assert _chi2_pvalue(counts[w > 0], w[w > 0]) > ALPHA
+
+
+def test_alias_draws_on_the_cpu_are_reproducible_and_piecewise(monkeypatch):
+    # The same generator state gives the same draws; pieces far smaller than the draw change nothing
+    # in the law (every piece continues the same numpy stream).
+    w = torch.arange(1, 51, dtype=torch.float64)
+    table = weighted._alias_table(w)
+    first = weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4))
+    assert torch.equal(first, weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4)))
+    monkeypatch.setattr(weighted, "_CPU_PIECE", 7)
+    small = weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4))
+    assert _chi2_pvalue(torch.bincount(small, minlength=50), w) > ALPHA
+
+
 def test_sampler_with_replacement_hands_out_python_ints_across_blocks(monkeypatch):
     monkeypatch.setattr(weighted, "_BLOCK", 1000)  # several draw blocks, sliced in chunks
     w = torch.tensor([1.0, 0.0, 3.0, 6.0])

@@ -13,9 +13,10 @@ with probability proportional to its weight among those left. Neither has
 ``torch.multinomial``'s limit of 2^24 categories.
 
 "Exact" means exact up to double-precision rounding: weights are held in float64, the
-alias probabilities come from float64 prefix sums, an index is ``floor(u * n)`` of a
-53-bit uniform ``u`` (relative bias below ``n * 2**-53``, about 1e-9 at n = 1e7), and a
-weight ratio beyond about 1e308 cannot be represented. The alias probabilities are
+alias probabilities come from float64 prefix sums, a bucket is an unbiased bounded
+integer on the CPU and ``floor(u * n)`` of a 53-bit uniform ``u`` on a GPU (relative bias
+below ``n * 2**-53``, about 1e-9 at n = 1e7), the coin is a 53-bit uniform, and a weight
+ratio beyond about 1e308 cannot be represented. The alias probabilities are
 within a relative 1e-10 of ``w_i / sum(w)`` at n = 1e5 and about 1e-8 at n = 1e6-1e7 for
 weights of one order of magnitude; a heavy item's share is the difference of two long
 prefix sums, so weights spread over many orders lose more (8e-6 at n = 1e7 for
@@ -96,7 +97,7 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
     for a in range(0, n, step):
         part, sums = p[: min(step, n - a)], done[: min(step, n - a) + 1]
         torch.mul(w[a : a + step], scale, out=part)
-        h = _positions(part >= 1)
+        h = _heavy_positions(part)
         heavy[hs : hs + h.numel()] = h + a
         torch.index_select(part, 0, h, out=excess[hs : hs + h.numel()]).sub_(1)
         hs += h.numel()
@@ -160,11 +161,12 @@ def _empty_rows(n: int, device: torch.device) -> torch.Tensor:
     return torch.frombuffer(buffer, dtype=torch.int64).view(n, 2)
 
 
-def _positions(mask: torch.Tensor) -> torch.Tensor:
-    """Positions of the ``True`` entries, int64 (numpy's CPU nonzero is several times faster than torch's)."""
-    if mask.device.type == "cpu":
-        return torch.from_numpy(np.flatnonzero(mask.numpy()).astype(np.int64, copy=False))
-    return mask.nonzero().squeeze(1)
+def _heavy_positions(p: torch.Tensor) -> torch.Tensor:
+    """Positions where ``p >= 1``, int64 (on the CPU numpy's comparison and nonzero are each
+    several times faster than torch's)."""
+    if p.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(p.numpy() >= 1).astype(np.int64, copy=False))
+    return (p >= 1).nonzero().squeeze(1)
 
 
 def _plan(weights: Any, replacement: bool) -> _Plan:
@@ -229,23 +231,43 @@ class _LazyDraws:
 
 
 def _draw_alias(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
-    out = torch.empty(num_samples, dtype=torch.int64, device=table.device)
-    # One 16-byte gather per draw: rows viewed as complex128 gather about 1.5x faster than [n, 2] rows.
-    rows = table.view(torch.complex128).view(-1)
-    step = _piece(table.device, num_samples)
-    for a in range(0, num_samples, step):
-        _draw_alias_into(rows, out[a : a + step], generator)
-    return out
+    """``num_samples`` i.i.d. alias draws: a uniform bucket, then a 53-bit coin against its
+    keep probability (one 16-byte row read per draw).
+
+    On the CPU the uniforms come from numpy's PCG64, seeded by one draw from ``generator``:
+    an unbiased bounded integer for the bucket, about three times cheaper per number than
+    torch's CPU generator. On another device they come from ``generator`` there, the bucket
+    being ``floor(u * n)`` of a 53-bit uniform (CUDA ``randint`` is not exact either).
+    """
+    if table.device.type == "cpu":
+        seed = int(torch.randint(2**63 - 1, (1,), generator=generator))
+        return torch.from_numpy(_draw_alias_cpu(table.numpy(), num_samples, seed))
+    return _draw_alias_torch(table, num_samples, generator)
 
 
-def _draw_alias_into(rows: torch.Tensor, out: torch.Tensor, generator: torch.Generator) -> None:
-    n = rows.numel()
-    u = torch.rand(out.numel(), dtype=torch.float64, device=out.device, generator=generator)
-    # floor(u * n), not randint: CPU randint reduces 32-bit draws modulo n (a 0.2% bias at n = 1e7).
-    slot = out.copy_(u.mul_(n)).clamp_(max=n - 1)
-    row = rows.index_select(0, slot).view(torch.float64)  # (keep probability, alias bits) pairs
+def _draw_alias_torch(table: torch.Tensor, num_samples: int, generator: torch.Generator) -> torch.Tensor:
+    """The draws of :func:`_draw_alias` with torch ops only, in one piece (off the CPU)."""
+    n = len(table)
+    u = torch.rand(num_samples, dtype=torch.float64, device=table.device, generator=generator)
+    slot = u.mul_(n).to(torch.int64).clamp_(max=n - 1)
+    # Rows viewed as complex128 gather about 1.5x faster than [n, 2] rows.
+    row = table.view(torch.complex128).view(-1).index_select(0, slot).view(torch.float64)
     coin = u.uniform_(generator=generator)  # a second 53-bit uniform, in the first one's memory
-    torch.where(coin < row[0::2], slot, row[1::2].view(torch.int64), out=out)
+    return torch.where(coin < row[0::2], slot, row[1::2].view(torch.int64))
+
+
+def _draw_alias_cpu(table: np.ndarray, num_samples: int, seed: int) -> np.ndarray:
+    """The CPU draws of :func:`_draw_alias`, in cache-sized pieces; ``table`` as ``[n, 2]`` int64."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    out = np.empty(num_samples, dtype=np.int64)
+    coin = np.empty(min(_CPU_PIECE, num_samples))
+    for a in range(0, num_samples, _CPU_PIECE):
+        slot = out[a : a + _CPU_PIECE]
+        slot[:] = rng.integers(len(table), size=len(slot))
+        rows = table.take(slot, axis=0)  # (keep probability bits, alias) per draw
+        flip = rng.random(len(slot), out=coin[: len(slot)]) >= rows[:, 0].view(np.float64)
+        np.copyto(slot, rows[:, 1], where=flip)
+    return out
 
 
 def _draw_successive(plan: _Plan, num_samples: int, generator: torch.Generator) -> torch.Tensor:
