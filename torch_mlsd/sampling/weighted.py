@@ -93,22 +93,25 @@ def _alias_table(w: torch.Tensor) -> torch.Tensor:
     heavy, excess = w.new_empty(n, dtype=torch.int64), w.new_empty(n)
     first, at_m, before_m = w.new_empty(n + 2, dtype=torch.int64), w.new_empty(n + 2), w.new_empty(n + 2)
     first[0], hs, gs = 0, 0, 1  # grid point m = 0 is never used (E_j + 1 >= 1)
-    p, done = w.new_empty(min(step, n)), w.new_zeros(min(step, n) + 1)  # done[0]: the deficits before the piece
+    size = min(step, n)
+    p, done = w.new_empty(size), w.new_zeros(size + 1)  # done[0]: the deficits before the piece
+    floors, one = w.new_empty(size + 1, dtype=torch.int64), w.new_ones(())
     for a in range(0, n, step):
-        part, sums = p[: min(step, n - a)], done[: min(step, n - a) + 1]
-        torch.mul(w[a : a + step], scale, out=part)
+        length = min(step, n - a)
+        part, sums = p[:length], done[: length + 1]
+        torch.mul(w[a : a + length], scale, out=part)
         h = _heavy_positions(part)
-        heavy[hs : hs + h.numel()] = h + a
+        torch.add(h, a, out=heavy[hs : hs + h.numel()])
         torch.index_select(part, 0, h, out=excess[hs : hs + h.numel()]).sub_(1)
         hs += h.numel()
-        prob[a : a + step] = part.clamp_(max=1)  # lights keep their own p: exact
-        torch.cumsum(part.sub_(1).neg_(), 0, out=sums[1:]).add_(sums[:1])
-        floors = sums.to(torch.int64)
+        prob[a : a + length] = part.clamp_(max=1)  # lights keep their own p: exact
+        torch.cumsum(torch.sub(one, part, out=part), 0, out=sums[1:]).add_(sums[:1])
+        fl = floors[: length + 1].copy_(sums)
         # The first position of each new integer part of done: positions with floor(done) < m.
-        below = torch.bincount(floors[1:] - floors[0]).cumsum_(0)[:-1]
+        below = torch.bincount(fl[1:].sub_(fl[:1])).cumsum_(0)[:-1]
         g = below.numel()
         torch.add(below, a, out=first[gs : gs + g])
-        torch.index_select(sums, 0, below + 1, out=at_m[gs : gs + g])
+        torch.index_select(sums[1:], 0, below, out=at_m[gs : gs + g])
         torch.index_select(sums, 0, below, out=before_m[gs : gs + g])
         gs += g
         done[0] = sums[-1]
