@@ -139,7 +139,8 @@ def test_addition_curve_markdown_shows_the_paired_gain_and_its_spread():
     x, y = _addition_data(0, leak_at=6)
     curve = addition_curve(x, y, generator=torch.Generator().manual_seed(0))
     lines = curve.to_markdown().splitlines()
-    assert lines[0] == "| step | feature added | mean score | sd over folds | paired gain | sd of gain | lower bound | status |"
+    header = "| step | feature added | mean score | sd over folds | paired gain | sd of gain | lower bound | status |"
+    assert lines[0] == header
     row = lines[2 + 6]
     expected = f"{float(curve.jumps[6]):+.4f} | {float(curve.jump_std[6]):.4f} | {float(curve.lower[6]):+.4f}"
     assert row.startswith("| 7 | x6 |") and expected in row and row.endswith("JUMP: a very good feature, or leakage |")
