@@ -119,9 +119,10 @@ def addition_curve(
     gain is significant given enough rows, so it is ``min_jump`` that separates
     "sudden" from "useful": ``0.05`` (of ROC-AUC, the default scorer) is more than
     one of several modest features adds. ``n_sigmas = 3``: with the gain's true value
-    at ``min_jump`` a step passes with probability about 0.13 %, so a curve of up to
-    15 steps raises a false alarm with probability under 2 % (a union bound over the
-    steps; smaller still for the usual steps, whose true gain is below ``min_jump``).
+    at ``min_jump`` a step passes with probability about 0.13 % (normal approximation;
+    more with few folds and steps, whose pooled ``sd`` is itself uncertain), so a curve
+    of 15 steps raises a false alarm with probability at most about 2 % (a union bound over
+    the steps; far less for the usual steps, whose true gain is below ``min_jump``).
     The first step has no gain (it is compared with nothing; a first feature that is
     already very high is the ablation's "very high on a subset").
 
