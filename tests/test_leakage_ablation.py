@@ -82,10 +82,70 @@ def test_addition_curve_jumps_at_the_late_leak():
 
 
 @pytest.mark.parametrize("seed", range(20))
+def test_addition_curve_finds_the_late_leak_in_every_seed(seed):
+    x, y = _addition_data(seed, leak_at=6)
+    curve = addition_curve(x, y, generator=torch.Generator().manual_seed(seed))
+    assert curve.jump_features == ["x6"], curve.to_markdown()
+
+
+FOLD_DRAWS = (0, 1000, 2000)  # added to the seed: three different fold assignments of the same rows
+
+
+@pytest.mark.parametrize("seed", range(40))
 def test_addition_curve_no_alarm_on_clean_data(seed):
+    """Modest features that each add real but ordinary gain (about 0.03, 0.02, 0.02, 0.02 of
+    AUC): no step is flagged, whichever folds are drawn (the old rule, a gain against 3 fold
+    sd of the scores, alarmed on 6 of these 200 curves: 40 seeds x 5 fold draws)."""
     x, y = _addition_data(seed, leak_at=None, n=600, d=5)
-    curve = addition_curve(x, y, n_folds=3, generator=torch.Generator().manual_seed(seed))
-    assert curve.jump_features == [], curve.to_markdown()
+    for draw in FOLD_DRAWS:
+        curve = addition_curve(x, y, n_folds=3, generator=torch.Generator().manual_seed(seed + draw))
+        assert curve.jump_features == [], curve.to_markdown()
+
+
+def test_addition_curve_rule_is_the_paired_gain_lower_bound():
+    x, y = _addition_data(3, leak_at=4, n=600, d=6)
+    curve = addition_curve(x, y, n_folds=4, n_sigmas=2.0, min_jump=0.03, generator=torch.Generator().manual_seed(1))
+    gains = curve.fold_scores[1:] - curve.fold_scores[:-1]  # (D - 1, F): the same fold with and without
+    stderr = math.sqrt(gains.var(dim=1).mean() * (1 / 4 + 1 / 3))
+    assert curve.stderr == pytest.approx(stderr, rel=1e-12)
+    torch.testing.assert_close(curve.jumps[1:], gains.mean(1))
+    torch.testing.assert_close(curve.jump_std[1:], gains.std(1))
+    torch.testing.assert_close(curve.lower[1:], gains.mean(1) - 2.0 * stderr)
+    assert curve.flagged.tolist() == [False] + (gains.mean(1) - 2.0 * stderr > 0.03).tolist()
+    assert curve.jump_features == ["x4"] and math.isnan(float(curve.jumps[0])) and math.isnan(float(curve.lower[0]))
+
+
+def _fold_effect_scorer(x_train, y_train, x_test, y_test):
+    """A score set by the fold (its test rows) plus 0.1 once the third feature is in: every fold
+    gains exactly 0.1 at that step, while the folds' scores spread over about 0.3."""
+    fold = float(x_test[:, 0].sum()) % 1.0
+    return 0.55 + 0.3 * fold + 0.1 * (x_test.shape[1] >= 3)
+
+
+def test_addition_curve_pairs_the_folds():
+    """A gain every fold agrees on is found even when the folds' scores differ far more than
+    the gain: the fold's own difficulty cancels in the paired gains (against the spread of the
+    scores, 0.1 is within noise)."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(300) % 2
+    x = torch.randn(300, 4, generator=g)
+    curve = addition_curve(x, y, scorer=_fold_effect_scorer, n_folds=5, generator=g)
+    assert 3 * float(curve.std.min()) > 0.1  # 3 sd of the scores over the folds: more than the gain ...
+    assert curve.jump_features == ["x2"] and curve.stderr < 1e-5  # ... their paired gains do not
+    torch.testing.assert_close(curve.jumps[1:], torch.tensor([0.0, 0.1, 0.0], dtype=torch.float64))
+
+
+def test_addition_curve_markdown_shows_the_paired_gain_and_its_spread():
+    x, y = _addition_data(0, leak_at=6)
+    curve = addition_curve(x, y, generator=torch.Generator().manual_seed(0))
+    lines = curve.to_markdown().splitlines()
+    header = "| step | feature added | mean score | sd over folds | paired gain | sd of gain | lower bound | status |"
+    assert lines[0] == header
+    row = lines[2 + 6]
+    expected = f"{float(curve.jumps[6]):+.4f} | {float(curve.jump_std[6]):.4f} | {float(curve.lower[6]):+.4f}"
+    assert row.startswith("| 7 | x6 |") and expected in row and row.endswith("JUMP: a very good feature, or leakage |")
+    assert lines[2].startswith("| 1 | x0 |") and "| | |" in lines[2]  # the first step has no gain
+    assert f"standard error of a gain {curve.stderr:.4f}" in lines[-1] and "> 0.05" in lines[-1]
 
 
 def test_scorers_agree_with_scikit_learn():
@@ -112,6 +172,8 @@ def test_scorers_agree_with_scikit_learn():
         (lambda x, y: addition_curve(x, y, order=[0, 0, 1]), ValueError, "order"),
         (lambda x, y: addition_curve(x, y, n_folds=1), ValueError, "n_folds"),
         (lambda x, y: addition_curve(x, y, scorer=3), TypeError, "scorer"),
+        (lambda x, y: addition_curve(x, y, n_sigmas=-1.0), ValueError, "n_sigmas"),
+        (lambda x, y: addition_curve(x, y, min_jump=math.nan), ValueError, "min_jump"),
         (lambda x, y: binned_score(x, y, x[:, :2], y), ValueError, "x_test"),
         (lambda x, y: binned_score(x, y, x, y, bins=0), ValueError, "bins"),
     ],

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._validate import assert_values, check_tensor
+from .._labels import check_class_ids, label_tensor
+from .._validate import check_tensor
 
 __all__ = ["check_labels", "target_dtype", "mixed_targets"]
 
@@ -26,13 +27,10 @@ def check_labels(labels: Tensor, batch_size: int, num_classes: int | None) -> in
                 f"`labels` must have `num_classes` = {num_classes} columns, got shape {tuple(labels.shape)}"
             )
         return labels.shape[1]
-    if labels.dtype.is_floating_point:
-        raise TypeError(f"`labels` of shape (B,) must be integer class ids, got dtype {labels.dtype}")
+    ids = label_tensor("labels", labels, per_batch=True)  # int64: a narrow dtype cannot wrap num_classes
     if num_classes is None:
         raise ValueError("`num_classes` must be given when `labels` are class ids of shape (B,), got None")
-    ids = labels.long()  # compared in int64: a narrow dtype cannot wrap num_classes
-    assert_values(((ids >= 0) & (ids < num_classes)).all(),
-                  f"`labels` must be in [0, {num_classes}), got a {labels.dtype} tensor with values out of range")
+    check_class_ids("labels", ids, num_classes, per_batch=True)
     return num_classes
 
 

@@ -9,40 +9,20 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .._labels import as_int64, label_tensor
 from .._validate import check_choice, check_finite, check_float, check_nonnegative_weights, check_tensor, describe
 
 ZeroDivision = Literal["nan"] | float
 DENSE_SPAN = 2**11  # labels spanning at most this many values are counted without `unique`
 
 
-def as_int64(name: str, value: torch.Tensor) -> torch.Tensor:
-    """An integer tensor as ``int64``, the dtype ids, labels, times and counts are computed in.
-
-    Arithmetic in a narrow dtype wraps (``uint8`` 3 - 5 is 254), so every integer input is
-    widened here, where it is read. ``uint64`` values of ``2**63`` or more do not fit and
-    are rejected."""
-    if value.dtype == torch.uint64:
-        wide = value.view(torch.int64)
-        if bool((wide < 0).any()):
-            raise ValueError(f"`{name}` must hold values below 2**63 (computed in int64), got {describe(value)}")
-        return wide
-    return value.long()
-
-
 def as_labels(name: str, value: Any) -> torch.Tensor:
-    """A non-empty 1-D ``int64`` tensor of class labels (any integer dtype; bool becomes 0/1)."""
-    given = value
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`{name}` must be a 1-D tensor of integer labels, got {describe(value)}") from exc
-    check_tensor(name, value, ndim=1)
-    if value.numel() == 0:  # before the dtype: an empty list becomes a float tensor
-        raise ValueError(f"`{name}` must hold at least one label, got {describe(given)}")
-    if value.dtype.is_floating_point or value.dtype.is_complex:
-        raise TypeError(f"`{name}` must hold integer or bool class labels, got dtype {value.dtype}")
-    return as_int64(name, value)
+    """A non-empty 1-D ``int64`` tensor of class labels (any integer dtype, negative too;
+    bool becomes 0/1)."""
+    labels = label_tensor(name, value, bools=True)
+    if labels.numel() == 0:
+        raise ValueError(f"`{name}` must hold at least one label, got {describe(value)}")
+    return labels
 
 
 def class_ids(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

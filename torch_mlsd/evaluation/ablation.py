@@ -19,6 +19,7 @@ import torch
 from .._random import child_generator, resolve_generator
 from .._validate import check_bool, check_float, describe
 from ._binning import features_and_labels
+from ._inputs import as_labels
 from .pairs import pair_scan
 from .scorers import Scorer, binned_score, logistic_score
 from .splits import stratified_split
@@ -155,7 +156,7 @@ def feature_ablation(
     """
     a, _, _ = features_and_labels(x, y)
     d = a.shape[1]
-    labels = torch.as_tensor(y, device=a.device).long()
+    labels = as_labels("y", y)  # checked by features_and_labels: on the device of `x`
     if scorers is None:
         scorers = {"logistic": logistic_score, "binned": binned_score}
     if not isinstance(scorers, Mapping) or not scorers or not all(callable(s) for s in scorers.values()):

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._validate import describe
+from .._labels import check_class_ids, label_tensor
 
 __all__ = [
     "Labels", "Classes", "check_labels", "small_int", "group_by_class", "stable_argsort", "group_order", "BatchList"
@@ -33,23 +33,10 @@ class Classes(NamedTuple):
 
 def check_labels(labels: Any) -> torch.Tensor:
     """1-D non-negative integer labels as an int64 CPU tensor; errors name ``labels``."""
-    if isinstance(labels, torch.Tensor):
-        tensor = labels.detach()
-    else:
-        try:
-            tensor = torch.as_tensor(np.asarray(labels))
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`labels` must be a 1-D sequence of integer class ids, got {describe(labels)}") from exc
+    tensor = label_tensor("labels", labels).cpu()
     if tensor.numel() == 0:
         raise ValueError("`labels` must not be empty, got 0 labels")
-    if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
-        raise TypeError(f"`labels` must have an integer dtype, got {tensor.dtype}")
-    if tensor.ndim != 1:
-        raise ValueError(f"`labels` must be 1-D, got shape {tuple(tensor.shape)}")
-    tensor = tensor.to("cpu", torch.int64)
-    negative = int((tensor < 0).sum())
-    if negative:
-        raise ValueError(f"`labels` must be >= 0, got {negative} negative labels (min {int(tensor.min())})")
+    check_class_ids("labels", tensor)
     return tensor
 
 
