@@ -53,6 +53,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, RandomSampler, WeightedRandomSampler
 
+from torch_mlsd.sampling import _alias
 from torch_mlsd.sampling import (
     ClassBalancedBatchSampler,
     DynamicWeightedSampler,
@@ -60,7 +61,6 @@ from torch_mlsd.sampling import (
     TensorReservoir,
     WeightedSampler,
     reservoir_sample,
-    weighted,
     weighted_indices,
     weighted_reservoir_sample,
 )
@@ -161,7 +161,7 @@ def alias_build_cases(n: int, repeats: int) -> list[Row]:
     """The alias-table build alone, before (searchsorted sweep) and now, on the same weights."""
     w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) + 1e-6
     rows: list[Row] = [(f"alias-table build, n={n:.0e}", "previous build (searchsorted sweep)",
-                        *compare(lambda: alias_table_sweep(w / w.max()), lambda: weighted._alias_table(w), repeats))]
+                        *compare(lambda: alias_table_sweep(w / w.max()), lambda: _alias.alias_table(w), repeats))]
     return rows
 
 

@@ -1,6 +1,5 @@
 """WeightedSampler and weighted_indices: exact probabilities, successive sampling, epochs, resume."""
 
-import gc
 import itertools
 import math
 import pickle
@@ -9,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+import torch_mlsd.sampling._alias as alias_method
 import torch_mlsd.sampling.weighted as weighted
 from torch_mlsd.sampling.weighted import WeightedSampler, weighted_indices
 
@@ -42,7 +42,7 @@ def test_alias_table_gives_the_exact_probabilities(n, kind):
         "zeros": lambda: torch.rand(n, dtype=torch.float64, generator=g) * (torch.arange(n) % 3 == 0),
         "equal": lambda: torch.ones(n, dtype=torch.float64),
     }[kind]()
-    table = weighted._alias_table(w / w.max())
+    table = alias_method.alias_table(w / w.max())
     prob, alias = table[:, 0].view(torch.float64), table[:, 1]
     assert bool((prob >= 0).all() and (prob <= 1).all())
     # Probability of item i = (own bucket share + shares sent to it by other buckets) / n.
@@ -62,7 +62,7 @@ def _implied(table: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("kind", ["uniform", "skewed", "zeros", "one heavy"])
 def test_alias_table_built_in_chunks_gives_the_exact_probabilities(chunk, kind, monkeypatch):
     # Chunks far smaller than n, so every chunk boundary case of the build is crossed.
-    monkeypatch.setattr(weighted, "_CPU_PIECE", chunk)
+    monkeypatch.setattr(alias_method, "_CPU_PIECE", chunk)
     n = 3000
     g = torch.Generator().manual_seed(chunk)
     w = {
@@ -71,7 +71,7 @@ def test_alias_table_built_in_chunks_gives_the_exact_probabilities(chunk, kind, 
         "zeros": lambda: torch.rand(n, dtype=torch.float64, generator=g) * (torch.arange(n) % 3 == 0),
         "one heavy": lambda: torch.ones(n, dtype=torch.float64).index_fill_(0, torch.tensor([n // 2]), 1e6),
     }[kind]()
-    table = weighted._alias_table(w)
+    table = alias_method.alias_table(w)
     prob, alias = table[:, 0].view(torch.float64), table[:, 1]
     assert bool((prob >= 0).all() and (prob <= 1).all())
     assert torch.allclose(_implied(table), w / w.sum(), rtol=1e-9, atol=0)
@@ -88,7 +88,7 @@ def test_alias_table_built_in_chunks_gives_the_exact_probabilities(chunk, kind, 
     ids=["all-equal", "huge", "subnormal"],
 )
 def test_alias_table_extreme_weights(w):
-    implied = _implied(weighted._alias_table(w))
+    implied = _implied(alias_method.alias_table(w))
     target = w / w.sum() if bool(torch.isfinite(w.sum())) else torch.full_like(w, 1 / len(w))
     assert torch.allclose(implied, target, rtol=1e-12, atol=0)
 
@@ -99,34 +99,16 @@ def test_alias_table_exact_at_a_million_items():
     # grows with n (measured: 2.9e-9 here, the same as the previous searchsorted build).
     n = 1_000_000
     w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 1e-3
-    assert torch.allclose(_implied(weighted._alias_table(w)), w / w.sum(), rtol=1e-8, atol=0)
-
-
-def test_alias_table_in_huge_page_memory_outlives_its_buffer_and_pickles():
-    # Tables of 2 MiB and more live in an advised anonymous mapping (Linux): the tensor must
-    # keep the mapping alive, be writable, and pickle or share like any tensor.
-    n = 200_000
-    rows = weighted._empty_rows(n, torch.device("cpu"))
-    assert rows.shape == (n, 2) and rows.dtype == torch.int64
-    rows.fill_(7)
-    del rows
-    w = torch.rand(n, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) + 0.1
-    table = weighted._alias_table(w)
-    gc.collect()
-    copy = pickle.loads(pickle.dumps(table))
-    assert torch.equal(copy, table)
-    assert torch.allclose(_implied(copy), w / w.sum(), rtol=1e-9, atol=0)
-    sampler = pickle.loads(pickle.dumps(WeightedSampler(w, 1000, seed=3)))
-    assert list(sampler) == list(WeightedSampler(w, 1000, seed=3))
+    assert torch.allclose(_implied(alias_method.alias_table(w)), w / w.sum(), rtol=1e-8, atol=0)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5])
 def test_alias_table_grid_when_a_piece_ends_on_an_integer(chunk, monkeypatch):
     # Deficits of exactly 1 (zero weights) and 1/2 put the running deficit on integers at
     # piece boundaries, the case where a grid point's first position starts a piece.
-    monkeypatch.setattr(weighted, "_CPU_PIECE", chunk)
+    monkeypatch.setattr(alias_method, "_CPU_PIECE", chunk)
     w = torch.tensor([0.0, 4.0, 0.5, 0.5, 0.0, 3.0, 1.0, 0.0, 0.5, 0.5, 2.0, 0.0], dtype=torch.float64)
-    table = weighted._alias_table(w)
+    table = alias_method.alias_table(w)
     prob, alias = table[:, 0].view(torch.float64), table[:, 1]
     assert torch.allclose(_implied(table), w / w.sum(), rtol=1e-12, atol=1e-15)
     assert bool(((w[alias] > 0) | (prob == 1)).all())
@@ -136,12 +118,12 @@ def test_alias_table_grid_when_a_piece_ends_on_an_integer(chunk, monkeypatch):
 def test_alias_draws_match_the_weights(draw):
     # Both draw paths, run on the CPU: the torch one is what a GPU runs.
     w = torch.tensor([0.0, 1.0, 2.0, 0.5, 0.0, 4.0, 3.0, 0.25, 1.5, 7.0], dtype=torch.float64)
-    table = weighted._alias_table(w)
+    table = alias_method.alias_table(w)
     g = torch.Generator().manual_seed(11)
     if draw == "numpy (CPU)":
-        idx = weighted._draw_alias(table, 200_000, g)
+        idx = alias_method.draw_alias(table, 200_000, g)
     else:
-        idx = weighted._draw_alias_torch(table, 200_000, g)
+        idx = alias_method._draw_alias_torch(table, 200_000, g)
     assert idx.dtype == torch.int64 and idx.shape == (200_000,)
     counts = torch.bincount(idx, minlength=len(w))
     assert int(counts[w == 0].sum()) == 0
@@ -152,11 +134,11 @@ def test_alias_draws_on_the_cpu_are_reproducible_and_piecewise(monkeypatch):
     # The same generator state gives the same draws; pieces far smaller than the draw change nothing
     # in the law (every piece continues the same numpy stream).
     w = torch.arange(1, 51, dtype=torch.float64)
-    table = weighted._alias_table(w)
-    first = weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4))
-    assert torch.equal(first, weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4)))
-    monkeypatch.setattr(weighted, "_CPU_PIECE", 7)
-    small = weighted._draw_alias(table, 30_000, torch.Generator().manual_seed(4))
+    table = alias_method.alias_table(w)
+    first = alias_method.draw_alias(table, 30_000, torch.Generator().manual_seed(4))
+    assert torch.equal(first, alias_method.draw_alias(table, 30_000, torch.Generator().manual_seed(4)))
+    monkeypatch.setattr(alias_method, "_CPU_PIECE", 7)
+    small = alias_method.draw_alias(table, 30_000, torch.Generator().manual_seed(4))
     assert _chi2_pvalue(torch.bincount(small, minlength=50), w) > ALPHA
 
 
