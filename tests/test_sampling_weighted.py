@@ -142,6 +142,20 @@ def test_alias_draws_on_the_cpu_are_reproducible_and_piecewise(monkeypatch):
     assert _chi2_pvalue(torch.bincount(small, minlength=50), w) > ALPHA
 
 
+def test_alias_draws_do_not_depend_on_the_thread_count():
+    # CPU pieces run on torch.get_num_threads() threads; each piece has its own stream.
+    table = alias_method.alias_table(torch.arange(1, 101, dtype=torch.float64))
+    before = torch.get_num_threads()
+    try:
+        draws = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            draws.append(alias_method.draw_alias(table, 100_000, torch.Generator().manual_seed(2)))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(draws[0], draws[1]) and torch.equal(draws[0], draws[2])
+
+
 def test_sampler_with_replacement_hands_out_python_ints_across_blocks(monkeypatch):
     monkeypatch.setattr(weighted, "_BLOCK", 1000)  # several draw blocks, sliced in chunks
     w = torch.tensor([1.0, 0.0, 3.0, 6.0])
