@@ -98,6 +98,17 @@ def test_num_classes_pads_counts_and_labels_any_int_dtype():
     assert class_counts(torch.tensor([], dtype=torch.long), num_classes=2).tolist() == [0, 0]
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.uint64])
+def test_class_counts_read_any_integer_dtype_and_reject_uint64_past_int64(dtype):
+    assert class_counts(torch.tensor([3, 1, 1, 0], dtype=dtype)).tolist() == [1, 2, 0, 1]
+    if dtype == torch.uint64:
+        big = torch.tensor([2**63 + 1, 0], dtype=torch.uint64)
+        with pytest.raises(ValueError, match="`labels` must hold values below 2\\*\\*63"):
+            class_counts(big)
+        with pytest.raises(ValueError, match="`labels` must hold values below 2\\*\\*63"):
+            sample_weights(big, weights=torch.ones(2))
+
+
 def test_sample_weights(device):
     y = labels_for(COUNTS, device)[torch.randperm(100, generator=torch.Generator().manual_seed(1)).to(device)]
     w = sample_weights(y)

@@ -14,6 +14,7 @@ from typing import Literal
 
 import torch
 
+from .._labels import as_int64
 from .._validate import check_choice, check_float, check_float_dtype, check_int, check_tensor, describe
 
 __all__ = [
@@ -52,12 +53,13 @@ def class_counts(labels: torch.Tensor, *, num_classes: int | None = None) -> tor
         if num_classes is None:
             raise ValueError("`labels` must not be empty when `num_classes` is not given, got 0 labels")
         return torch.zeros(num_classes, dtype=torch.long, device=labels.device)
+    labels = as_int64("labels", labels)  # uint64 values past int64 are an error, not a wrapped label
     low, high = (int(v) for v in torch.aminmax(labels))
     if low < 0:
         raise ValueError(f"`labels` must be >= 0, got a label {low}")
     if num_classes is not None and high >= num_classes:
         raise ValueError(f"`labels` must be < num_classes={num_classes}, got a label {high}")
-    return torch.bincount(labels.long(), minlength=num_classes or 0)
+    return torch.bincount(labels, minlength=num_classes or 0)
 
 
 def class_weights(
