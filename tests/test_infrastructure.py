@@ -41,3 +41,12 @@ def test_ci_runs_the_readme_commands_verbatim():
     block = readme.split("this is what CI runs")[1].split("```bash\n")[1].split("```")[0]
     readme_lines = [line for line in block.splitlines() if "venv" not in line]
     assert [line for line in ci.splitlines() if line.strip()] == readme_lines
+
+
+def test_no_module_is_over_500_lines():
+    """A file per idea: a module past 500 lines holds more than one (issue #12's layout rule)."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "torch_mlsd"
+    lines = {str(p.relative_to(package)): len(p.read_text().splitlines()) for p in package.rglob("*.py")}
+    assert {name: n for name, n in lines.items() if n > 500} == {}

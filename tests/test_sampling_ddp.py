@@ -5,7 +5,8 @@ import torch
 
 from tests._distributed import run_distributed
 from torch_mlsd._random import mix_seed
-from torch_mlsd.sampling.reservoir import ReservoirDataset, TensorReservoir
+from torch_mlsd.sampling.reservoir import TensorReservoir
+from torch_mlsd.sampling.reservoir_dataset import ReservoirDataset
 from torch_mlsd.sampling.weighted import WeightedSampler
 
 WEIGHTS = torch.arange(1, 102, dtype=torch.float64) % 7  # 101 items, some of weight 0

@@ -10,11 +10,11 @@ from torch.utils.data import DataLoader
 
 import torch_mlsd.sampling.reservoir as reservoir
 from torch_mlsd.sampling.reservoir import (
-    ReservoirDataset,
     TensorReservoir,
     reservoir_sample,
     weighted_reservoir_sample,
 )
+from torch_mlsd.sampling.reservoir_dataset import ReservoirDataset
 
 stats = pytest.importorskip("scipy.stats")
 

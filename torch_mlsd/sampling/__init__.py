@@ -12,7 +12,8 @@ from .dynamic import DynamicWeightedSampler
 from .importance import ImportanceSampler, ImportanceWeighted, importance_weights
 from .loss_weights import LossSampling, loss_sampling_weights
 from .orders import ORDERS, Order, OrderSampler, order_indices
-from .reservoir import ReservoirDataset, TensorReservoir, reservoir_sample, weighted_reservoir_sample
+from .reservoir import TensorReservoir, reservoir_sample, weighted_reservoir_sample
+from .reservoir_dataset import ReservoirDataset
 from .stratified import StratifiedBatchSampler, stratified_batch_indices
 from .stream import ClassStats, RebalancedStream
 from .weighted import WeightedSampler, weighted_indices
