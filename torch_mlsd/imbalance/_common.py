@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from .._labels import as_int64
 from .._validate import check_choice, check_float, check_int, check_same_length, check_tensor, describe
 
 __all__ = [
@@ -57,10 +58,10 @@ class ClassIndex:
     """The classes present in ``y`` (ascending), their counts, and their rows on demand."""
 
     def __init__(self, y: torch.Tensor) -> None:
-        self.y = y
+        self.y = y = as_int64("y", y)  # any integer dtype; uint64 past int64 is an error
         low, high = (int(v) for v in torch.aminmax(y)) if y.numel() else (0, -1)
         if high - low < 2 * y.numel() + 1024:  # dense label range: bincount is 5x cheaper than unique
-            counts = torch.bincount(y.long() - low if low else y)
+            counts = torch.bincount(y - low if low else y)
             present = counts.nonzero().squeeze(1)
             labels, counts = present + low, counts[present]
         else:

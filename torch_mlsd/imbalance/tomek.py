@@ -54,8 +54,9 @@ def tomek_links(
     check_finite("x", flat)
     nearest = knn(flat, flat, 1, exclude_self=True, max_bytes=max_bytes)[1][:, 0]
     mutual = nearest[nearest] == torch.arange(len(y), device=x.device)
-    link = mutual & (y[nearest] != y)
-    return link & torch.isin(y, torch.tensor(targeted, dtype=y.dtype, device=y.device))
+    labels = classes.y  # int64, whatever y's integer dtype
+    link = mutual & (labels[nearest] != labels)
+    return link & torch.isin(labels, torch.tensor(targeted, dtype=labels.dtype, device=labels.device))
 
 
 def remove_tomek_links(
