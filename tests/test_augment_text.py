@@ -147,6 +147,20 @@ def test_exact_count_whole_words_counts_words():
     assert bool(((labels != -100).sum(1) == 2 * 5).all())
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.uint16, torch.uint32, torch.uint64])
+def test_any_integer_id_dtype_masks_as_int64(dtype):
+    # Ids read as int64 whatever their dtype (unsigned ones had no aminmax on the CPU).
+    ids, attention = _batch(8, 32)
+    kw = dict(vocab_size=VOCAB, mask_token_id=MASK, special_token_ids=SPECIALS, attention_mask=attention)
+    narrow = ids.to(dtype) if torch.iinfo(dtype).max >= VOCAB - 1 else ids.clamp(max=torch.iinfo(dtype).max).to(dtype)
+    masked, labels = mask_tokens(narrow, generator=_gen(0, torch.device("cpu")), **kw)
+    wide_masked, wide_labels = mask_tokens(narrow.long(), generator=_gen(0, torch.device("cpu")), **kw)
+    assert torch.equal(masked.long(), wide_masked) and torch.equal(labels, wide_labels)
+    if dtype == torch.uint64:
+        with pytest.raises(ValueError, match=r"`input_ids` must hold values below 2\*\*63"):
+            mask_tokens(torch.full((2, 4), 2**63 + 1, dtype=torch.uint64), **kw | {"attention_mask": None})
+
+
 def test_dtype_and_device_kept(device):
     ids, attention = _batch(8, 32)
     ids32 = ids.to(device=device, dtype=torch.int32)

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import default_collate
 
+from .._labels import as_int64
 from .._random import resolve_generator
 from .._validate import assert_values, check_bool, check_choice, check_int, check_probability, check_tensor, describe
 from ._seeding import ProcessGenerator
@@ -169,12 +170,12 @@ def _mask(
     Every position gets its draws; ``torch.where`` picks. No host read, static shapes.
     """
     vocab_size, device = len(cfg.is_special), input_ids.device
-    if input_ids.numel():  # compared in int64: a narrow dtype can neither wrap nor falsely fail the check
-        low, high = torch.aminmax(input_ids)
-        assert_values((low.long() >= 0) & (high.long() < vocab_size),
+    ids = as_int64("input_ids", input_ids, per_batch=True)  # a narrow dtype can neither wrap nor fail the check
+    if ids.numel():
+        low, high = torch.aminmax(ids)
+        assert_values((low >= 0) & (high < vocab_size),
                       f"`input_ids` must be in [0, vocab_size={vocab_size}), got a {input_ids.dtype} tensor with "
                       "values out of range")
-    ids = input_ids.long()
     # a uint8 gather is several times faster than bool indexing or isin on the CPU
     is_special = cfg.is_special.to(device).view(torch.uint8)
     candidates = candidates & (is_special.gather(0, ids.reshape(-1)).view_as(candidates) == 0)
