@@ -279,3 +279,16 @@ def test_functional_prior_checks_are_per_call():
         balanced_softmax_loss(x, y, class_counts=torch.tensor([1.0, math.inf, 1.0, 1.0]))
     with pytest.raises(ValueError, match=r"`sample_weight` must be >= 0, got 1 negative"):
         cross_entropy(x, y, sample_weight=torch.tensor([1.0, 1, 1, -1, 1, 1]))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.uint16, torch.int32, torch.uint32,
+                                   torch.uint64])
+@pytest.mark.parametrize("loss_fn", [cross_entropy, focal_loss])
+def test_class_ids_of_any_integer_dtype_give_the_int64_loss(loss_fn, dtype):
+    # Ids are read as int64 (unsigned ones had no comparison kernel on the CPU); ignore_index
+    # keeps its meaning even where the narrow dtype cannot hold it.
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([0, 3, 1, 2, 2, 0])
+    torch.testing.assert_close(loss_fn(logits, ids.to(dtype)), loss_fn(logits, ids), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="`target` must hold class ids in"):
+        loss_fn(logits, torch.tensor([0, 4, 1, 2, 2, 0], dtype=dtype))

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from torch_mlsd._labels import as_int64
 from torch_mlsd._validate import (
     as_real_vector,
     assert_values,
@@ -306,8 +307,9 @@ def _checked_target(
             f"{tuple(input.shape)}, got shape {tuple(target.shape)}"
         )
     num_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    target = as_int64("target", target, per_batch=True)  # checked in int64: no wrap, any integer dtype
     _check_class_ids(target, num_classes, ignore_index)
-    return False, target.long()
+    return False, target
 
 
 def _check_class_ids(target: torch.Tensor, num_classes: int, ignore_index: int) -> None:
