@@ -27,6 +27,14 @@ def test_long_tail_indices_counts_and_determinism():
     assert len(torch.unique(idx)) == len(idx)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.uint16, torch.uint32, torch.uint64])
+def test_long_tail_indices_read_any_integer_dtype(dtype):
+    y = torch.arange(4).repeat_interleave(50)
+    wide = long_tail_indices(y, imbalance_ratio=10, generator=torch.Generator().manual_seed(3))
+    narrow = long_tail_indices(y.to(dtype), imbalance_ratio=10, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(narrow, wide)
+
+
 def test_long_tail_indices_uniform_within_class():
     # Class 1 keeps 10 of 100 examples: each example's inclusion frequency over 2000
     # seeds is 0.1; with 100 examples the max deviation stays below 5 standard errors.

@@ -349,3 +349,17 @@ def test_chunks_stay_on_their_device_and_match_the_cpu(device):
         outs[where.type] = (x.cpu(), y.cpu(), w.cpu())
     # Decisions are made on the CPU from the labels: the same rows on any device.
     assert all(torch.equal(a, b) for a, b in zip(outs["cpu"], outs[device.type]))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.uint16, torch.uint32, torch.uint64])
+def test_chunked_labels_of_any_integer_dtype_give_the_int64_stream(dtype):
+    x = torch.arange(1000)
+    y = (x % 10 == 0).long()
+    chunks = [(x[i : i + 100], y[i : i + 100]) for i in range(0, 1000, 100)]
+    wide = list(RebalancedStream(chunks, chunked=True, seed=0))
+    narrow = list(RebalancedStream([(a, b.to(dtype)) for a, b in chunks], chunked=True, seed=0))
+    assert len(narrow) == len(wide)
+    assert all(torch.equal(n[0], w[0]) and torch.equal(n[1].long(), w[1]) for n, w in zip(narrow, wide, strict=True))
+    if dtype == torch.uint64:
+        with pytest.raises(ValueError, match=r"`labels` must hold values below 2\*\*63"):
+            list(RebalancedStream([(x[:2], torch.tensor([2**63 + 1, 0], dtype=torch.uint64))], chunked=True, seed=0))

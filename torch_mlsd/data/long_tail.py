@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 
+from .._labels import as_int64
 from .._random import resolve_generator
 from .._validate import check_choice, check_float, check_int, check_tensor
 
@@ -74,9 +75,10 @@ def long_tail_indices(
     check_tensor("labels", labels, ndim=1, dtypes="integer")
     if labels.numel() == 0:
         raise ValueError("`labels` must not be empty, got 0 labels")
+    device, labels = labels.device, as_int64("labels", labels).cpu()  # any integer dtype, read as int64
     if int(labels.min()) < 0:
         raise ValueError(f"`labels` must be >= 0, got minimum {int(labels.min())}")
-    present = torch.bincount(labels.cpu())
+    present = torch.bincount(labels)
     if bool((present == 0).any()):
         empty = (present == 0).nonzero().flatten().tolist()
         raise ValueError(f"`labels` must contain every class 0..{len(present) - 1}, got none of classes {empty}")
@@ -92,8 +94,8 @@ def long_tail_indices(
     g = resolve_generator(generator)
     # One random key per example; within each class the smallest keys are kept.
     keys = torch.rand(labels.numel(), generator=g, dtype=torch.float64)
-    order = torch.argsort(labels.cpu().double() * 2.0 + keys)  # classes contiguous, shuffled inside
+    order = torch.argsort(labels.double() * 2.0 + keys)  # classes contiguous, shuffled inside
     starts = torch.cumsum(present, 0) - present
-    rank_in_class = torch.arange(labels.numel()) - starts[labels.cpu()[order]]
-    keep = rank_in_class < torch.tensor(counts)[labels.cpu()[order]]
-    return order[keep].sort().values.to(labels.device)
+    rank_in_class = torch.arange(labels.numel()) - starts[labels[order]]
+    keep = rank_in_class < torch.tensor(counts)[labels[order]]
+    return order[keep].sort().values.to(device)

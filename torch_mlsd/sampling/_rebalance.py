@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .._labels import as_int64
 from .._random import resolve_generator
 from .._validate import check_float, check_int, check_tensor
 
@@ -92,11 +93,11 @@ def rebalance_copies(
         >>> round((w * out).sum().item() / w.sum().item(), 2)  # the input's 10%, recovered
         0.1
     """
-    labels = check_tensor("labels", labels, dtypes="integer", ndim=1).cpu().long()
+    labels = as_int64("labels", check_tensor("labels", labels, dtypes="integer", ndim=1)).cpu()
     seen = check_tensor("seen", seen, dtypes="numeric", ndim=1).cpu()
     if not bool(((seen >= 0) & seen.isfinite()).all()):
         raise ValueError(f"`seen` must be finite counts >= 0, got {seen.tolist()}")
-    emitted = check_tensor("emitted", emitted, dtypes="integer", ndim=1).cpu().long()
+    emitted = as_int64("emitted", check_tensor("emitted", emitted, dtypes="integer", ndim=1)).cpu()
     num_classes = len(seen)
     if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
         raise ValueError(f"`labels` must be class ids in [0, {num_classes}), got values in "

@@ -31,6 +31,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .._distributed import is_distributed, shared_seed
+from .._labels import as_int64
 from .._random import make_generator, mix_seed
 from .._validate import check_bool, check_float, check_int, check_probability, check_seed, check_tensor, describe
 from ._rebalance import HORIZON, decide_copies
@@ -345,7 +346,7 @@ class RebalancedStream(IterableDataset):
         if len(examples) != len(labels):
             raise ValueError(f"`examples` and `labels` of a chunk must have the same length, "
                              f"got {len(examples)} and {len(labels)}")
-        ids = labels.cpu().long()
+        ids = as_int64("labels", labels).cpu()  # any integer dtype; uint64 past int64 is an error
         low, high = (int(v) for v in torch.aminmax(ids)) if len(ids) else (0, -1)
         if low < 0:
             raise ValueError(f"`labels` must be class ids >= 0 when chunked=True, got {low}")
