@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ._validate import assert_values, describe
+from ._validate import as_tensor, assert_values, describe
 
 __all__ = ["as_int64", "label_tensor", "check_class_ids"]
 
@@ -71,11 +71,7 @@ def label_tensor(name: str, value: Any, *, bools: bool = False, per_batch: bool 
         [1, 0]
     """
     if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            want = "a 1-D tensor or sequence of integer labels"
-            raise TypeError(f"`{name}` must be {want}, got {describe(value)}") from exc
+        value = as_tensor(name, value, "a 1-D tensor or sequence of integer labels")
         if value.numel() == 0:
             value = value.long()
     if value.ndim != 1:

@@ -269,17 +269,29 @@ def check_real_vector(name: str, value: Any) -> torch.Tensor:
     return check_finite(name, as_real_vector(name, value))
 
 
+def as_tensor(name: str, value: Any, want: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``value`` if a tensor, else ``torch.as_tensor(value, dtype=dtype)``; a value torch cannot
+    convert is a ``TypeError``: "`name` must be <want>, got <value>".
+
+    Example:
+        >>> as_tensor("counts", [1, 2], "a 1-D sequence of numbers").tolist()
+        [1, 2]
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"`{name}` must be {want}, got {describe(value)}") from exc
+
+
 def as_real_vector(name: str, value: Any) -> torch.Tensor:
     """Convert a sequence or tensor to a 1-D floating tensor (float64 unless already floating).
 
     Checks only the type, dimensions and dtype, so it reads no tensor value: the values are
     the caller's to check (once, or per call with :func:`assert_values`).
     """
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`{name}` must be a 1-D sequence of real numbers, got {describe(value)}") from exc
+    value = as_tensor(name, value, "a 1-D sequence of real numbers", torch.float64)
     check_tensor(name, value, ndim=1, dtypes="numeric")
     return value if value.dtype.is_floating_point else value.to(torch.float64)
 

@@ -10,7 +10,15 @@ import numpy as np
 import torch
 
 from .._labels import as_int64, label_tensor
-from .._validate import check_choice, check_finite, check_float, check_nonnegative_weights, check_tensor, describe
+from .._validate import (
+    as_tensor,
+    check_choice,
+    check_finite,
+    check_float,
+    check_nonnegative_weights,
+    check_tensor,
+    describe,
+)
 
 ZeroDivision = Literal["nan"] | float
 DENSE_SPAN = 2**11  # labels spanning at most this many values are counted without `unique`
@@ -135,13 +143,7 @@ def as_times(timestamps: Any, gap: Any) -> tuple[torch.Tensor, float | int]:
             raise TypeError(f"`gap` must be a numpy.timedelta64 for datetime64 timestamps, got {describe(gap)}")
         gap = int(gap.astype("timedelta64[ns]").astype(np.int64))
     else:
-        if not isinstance(timestamps, torch.Tensor):
-            try:
-                timestamps = torch.as_tensor(timestamps)
-            except (TypeError, ValueError, RuntimeError) as exc:
-                raise TypeError(
-                    f"`timestamps` must be numbers or numpy datetime64, got {describe(timestamps)}"
-                ) from exc
+        timestamps = as_tensor("timestamps", timestamps, "numbers or numpy datetime64")
         t = check_tensor("timestamps", timestamps, ndim=1, dtypes="numeric").cpu()
         if t.dtype.is_floating_point and bool(torch.isnan(t).any()):
             bad = int(torch.isnan(t).sum())

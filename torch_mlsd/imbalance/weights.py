@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 
 from .._labels import as_int64
-from .._validate import check_choice, check_float, check_float_dtype, check_int, check_tensor, describe
+from .._validate import as_tensor, check_choice, check_float, check_float_dtype, check_int, check_tensor, describe
 
 __all__ = [
     "Scheme",
@@ -286,11 +286,7 @@ def _counts_from(
         )
     if labels is not None:
         return class_counts(labels, num_classes=num_classes).to(torch.float64)
-    if not isinstance(counts, torch.Tensor):
-        try:
-            counts = torch.as_tensor(counts, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`counts` must be a 1-D sequence of numbers, got {describe(counts)}") from exc
+    counts = as_tensor("counts", counts, "a 1-D sequence of numbers", torch.float64)
     check_tensor("counts", counts, ndim=1, dtypes="numeric")
     n = counts.to(torch.float64)
     if n.numel() == 0 or not bool(torch.isfinite(n).all()) or bool((n < 0).any()):

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from torch_mlsd._validate import check_float, check_tensor
+from torch_mlsd._validate import as_tensor, check_float, check_tensor
 from torch_mlsd.losses._common import (
     CheckedBuffers,
     Reduction,
@@ -163,11 +163,7 @@ def _check_binary_target(target: torch.Tensor) -> None:
 
 def _as_pos_weight(pos_weight: Any) -> torch.Tensor:
     """``pos_weight`` as a floating tensor (its values unchecked)."""
-    if not isinstance(pos_weight, torch.Tensor):
-        try:
-            pos_weight = torch.as_tensor(pos_weight, dtype=torch.float64)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"`pos_weight` must be a tensor of real numbers, got {pos_weight!r}") from exc
+    pos_weight = as_tensor("pos_weight", pos_weight, "a tensor of real numbers", torch.float64)
     check_tensor("pos_weight", pos_weight, dtypes="numeric")
     return pos_weight if pos_weight.dtype.is_floating_point else pos_weight.double()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .._validate import check_int, check_tensor, describe
+from .._validate import as_tensor, check_int, check_tensor, describe
 
 __all__ = ["check_chunk", "check_indices", "check_distinct"]
 
@@ -23,12 +23,7 @@ def check_chunk(chunk: Any) -> tuple[int, int] | None:
 
 def check_indices(name: str, indices: Any, n: int) -> torch.Tensor:
     if not isinstance(indices, torch.Tensor):
-        try:
-            indices = torch.as_tensor(indices)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(
-                f"`{name}` must be a 1-D sequence of ints or an integer tensor, got {describe(indices)}"
-            ) from exc
+        indices = as_tensor(name, indices, "a 1-D sequence of ints or an integer tensor")
         if indices.numel() == 0:
             indices = indices.to(torch.int64)
     check_tensor(name, indices, ndim=1, dtypes="integer")
